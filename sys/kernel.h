@@ -60,6 +60,27 @@ struct WaitResult {
   int status = 0;   // raw wait status: use WIFEXITED, WEXITSTATUS, WTERMSIG...
 };
 
+// Socket and epoll constants with their Linux values, for code outside sys/,
+// which may not include <sys/socket.h> or <sys/epoll.h>. The unit test
+// tests/unit/event_loop_test.cc checks them against those headers.
+inline constexpr int kSockStream = 1;             // SOCK_STREAM
+inline constexpr int kSockNonblock = 04000;       // SOCK_NONBLOCK, equal to O_NONBLOCK
+inline constexpr int kSockCloexec = 02000000;     // SOCK_CLOEXEC, equal to O_CLOEXEC
+inline constexpr int kShutWrite = 1;              // SHUT_WR
+inline constexpr int kShutReadWrite = 2;          // SHUT_RDWR
+inline constexpr int kEpollCtlAdd = 1;            // EPOLL_CTL_ADD
+inline constexpr int kEpollCtlDel = 2;            // EPOLL_CTL_DEL
+inline constexpr int kEpollCtlMod = 3;            // EPOLL_CTL_MOD
+inline constexpr uint32_t kEpollIn = 0x001;       // EPOLLIN
+inline constexpr uint32_t kEpollOut = 0x004;      // EPOLLOUT
+inline constexpr uint32_t kEpollErr = 0x008;      // EPOLLERR
+inline constexpr uint32_t kEpollHup = 0x010;      // EPOLLHUP
+inline constexpr uint32_t kEpollRdHup = 0x2000;   // EPOLLRDHUP
+
+// MNT_DETACH for Kernel::Unmount, which code outside sys/ cannot take from
+// <sys/mount.h>; the MS_* mount flags come from <linux/mount.h>.
+inline constexpr int kUnmountDetach = 2;  // MNT_DETACH
+
 struct EpollEvent {
   uint32_t events = 0;  // EPOLLIN, EPOLLOUT, EPOLLHUP, EPOLLERR...
   uint64_t data = 0;    // the value given to EpollCtl
@@ -195,6 +216,7 @@ class Kernel {
   virtual Status Mount(const std::string& source, const std::string& target,
                        const std::string& fstype, unsigned long flags,
                        const std::string& data) = 0;
+  // umount2(); flags is 0 or kUnmountDetach (MNT_DETACH).
   virtual Status Unmount(const std::string& target, int flags) = 0;
   virtual Status PivotRoot(const std::string& new_root, const std::string& put_old) = 0;
 

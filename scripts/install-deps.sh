@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Reaper needs, only those that are missing.
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+BUILD_PACKAGES=(g++ make protobuf-compiler libprotobuf-dev libgtest-dev libgmock-dev)
+# util-linux and mount provide unshare, mount and umount; python3 is for
+# test tools.
+INTEGRATION_PACKAGES=(containerd runc util-linux mount python3)
+
+usage() {
+  cat <<USAGE
+Usage: scripts/install-deps.sh build|integration|all
+
+Installs the missing Debian or Ubuntu packages with apt-get:
+  build        compiler, make, protobuf and GoogleTest: ${BUILD_PACKAGES[*]}
+  integration  containerd and what the end-to-end tests use: ${INTEGRATION_PACKAGES[*]}
+  all          both
+Runs "apt-get update" first, once, and only if something is missing.
+Needs root to install; without root it lists what is missing and exits
+with status 1.
+USAGE
+}
+
+# Prints the packages of the arguments that dpkg does not list as installed.
+missing_packages() {
+  local package
+  for package in "$@"; do
+    if [[ $(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null) != installed ]]; then
+      printf '%s\n' "$package"
+    fi
+  done
+}
+
+main() {
+  local packages missing
+  case ${1:-} in
+    build) packages=("${BUILD_PACKAGES[@]}") ;;
+    integration) packages=("${INTEGRATION_PACKAGES[@]}") ;;
+    all) packages=("${BUILD_PACKAGES[@]}" "${INTEGRATION_PACKAGES[@]}") ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  (($# == 1)) || { usage >&2; exit 2; }
+  command -v dpkg-query >/dev/null || die "dpkg-query not found: this script supports Debian and Ubuntu only"
+
+  mapfile -t missing < <(missing_packages "${packages[@]}")
+  if ((${#missing[@]} == 0)); then
+    log "nothing to install: every package for '$1' is installed"
+    return
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    die "missing packages: ${missing[*]}; run 'sudo scripts/install-deps.sh $1' to install them"
+  fi
+
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+}
+
+main "$@"
