@@ -121,13 +121,13 @@ test: deps
 	 else echo "Not root: skipping the kernel tests (run 'sudo make root-test')."; fi
 
 integration: all
-	scripts/run-integration-tests.sh --skip-build
+	scripts/run-integration-tests.sh --skip-build --build-dir $(BUILD)
 
 demo:
 	scripts/demo.sh
 
 bench: all
-	scripts/bench.sh
+	scripts/bench.sh --skip-build --build-dir $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

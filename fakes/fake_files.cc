@@ -74,7 +74,7 @@ void FakeKernel::ReleaseDescription(OpenFile& file) {
   if (file.kind == OpenFile::Kind::kPipe) {
     if (file.reads) --file.pipe->readers;
     if (file.writes) --file.pipe->writers;
-    // Linux drops a FIFO's unread data once nobody has it open.
+    // Linux drops a FIFO's unread data once no process has it open.
     if (file.node && file.pipe->readers == 0 && file.pipe->writers == 0) file.node->fifo.reset();
   }
 }
@@ -96,6 +96,17 @@ Result<int> FakeKernel::Open(const std::string& path, int flags, mode_t mode) {
   const bool writes = access != O_RDONLY;
 
   NodePtr node = resolved->node;
+  if (flags & O_PATH) {
+    // open(2) O_PATH: the fd only names the file, so there is no access
+    // check and no FIFO rendezvous; reading or writing it fails with EBADF.
+    if (!node) return Status::FromErrno(ENOENT, what);
+    auto path_only = std::make_shared<OpenFile>();
+    path_only->path = path;
+    path_only->status_flags = O_PATH;
+    path_only->node = node;
+    path_only->filesystem = resolved->filesystem;
+    return Install(Caller(), path_only, flags & O_CLOEXEC);
+  }
   bool created = false;
   if (!node) {
     if (!(flags & O_CREAT)) return Status::FromErrno(ENOENT, what);
@@ -125,7 +136,9 @@ Result<int> FakeKernel::Open(const std::string& path, int flags, mode_t mode) {
     file->kind = OpenFile::Kind::kNamespace;
     file->namespace_id = node->namespace_id;
   } else if (node->type == FileInfo::Type::kFifo) {
-    if (writes) REAPER_RETURN_IF_ERROR(CheckWritable(resolved->location, what));
+    // Writing to a FIFO does not write to its file system, so a read-only
+    // mount (or /proc/<pid>/fd, which leads to it) does not stop it: the
+    // EROFS check of open(2) covers regular files, directories and links.
     return OpenFifo(file, flags, what);
   } else if (node->type == FileInfo::Type::kRegular) {
     if (writes || (flags & O_TRUNC)) {
@@ -140,8 +153,8 @@ Result<int> FakeKernel::Open(const std::string& path, int flags, mode_t mode) {
   return Install(Caller(), file, flags & O_CLOEXEC);
 }
 
-// FIFO open rules of fifo(7): O_RDWR never blocks; a reader without
-// O_NONBLOCK waits for a writer; a writer waits for a reader, or fails with
+// FIFO open rules of fifo(7). O_RDWR never blocks. A reader without
+// O_NONBLOCK waits for a writer. A writer waits for a reader, or fails with
 // ENXIO under O_NONBLOCK.
 Result<int> FakeKernel::OpenFifo(OpenFilePtr file, int flags, const std::string& what) {
   NodePtr node = file->node;

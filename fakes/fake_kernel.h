@@ -4,11 +4,12 @@
 // It is a model, not a script: calls change state (a process table, fd
 // tables, a file tree, mount namespaces with mount trees and propagation, a
 // clock) and tests assert that state. What it does not model fails loudly:
-// the call returns Unimplemented with "fake kernel: <what> is not modeled",
-// and a call that would block forever (a blocking wait with no exited child,
-// a read of an empty pipe that still has writers, a conflicting blocking
-// flock, a blocking FIFO open with no peer) also records a test failure
-// (ADD_FAILURE) and returns Unimplemented. It never quietly succeeds.
+// the call returns Unimplemented with "fake kernel: <what> is not modeled".
+// A call that would block forever also records a test failure (ADD_FAILURE)
+// and returns Unimplemented. Such calls are a blocking wait with no exited
+// child, a read of an empty pipe that still has writers, a conflicting
+// blocking flock and a blocking FIFO open with no peer. The fake never
+// quietly succeeds.
 //
 // Processes. pid 1 is init: it reaps orphans at once and discards signals it
 // has no handler for. The test runs as pid 100 (kTestPid), a root child of
@@ -36,8 +37,11 @@
 // pivot_root. An overlay mount merges its layers (lookups go through upper
 // then lowers; writes copy up into the upper directory; removals leave
 // whiteouts) and, as in Linux, its lower layer does not show mounts below
-// lowerdir. /proc provides self, <pid>/ns/mnt (an nsfs file), <pid>/fd and
-// <pid>/mountinfo. Binding an nsfs file pins the namespace; as in Linux,
+// lowerdir. /proc provides self, <pid>/ns/mnt (an nsfs file), <pid>/fd (whose
+// entries reopen the fd's file, as Linux's magic links do), <pid>/stat (the
+// pid stands in for the start time: the fake never reuses pids) and
+// <pid>/mountinfo. Open with O_PATH gives an fd that only names its file.
+// Binding an nsfs file pins the namespace; as in Linux,
 // binding a mount namespace that is not newer than the caller's (such as
 // /proc/self/ns/mnt) fails with EINVAL.
 //
@@ -384,8 +388,10 @@ class FakeKernel : public sys::Kernel {
   std::vector<int> MountChildren(int mount_id) const;
   std::vector<int> MountSubtree(int mount_id) const;
   void RemoveMountTree(int mount_id);
+  // Mounts with an id of first_copy_id or more were made by the copy in
+  // progress and are not copied again; 0 means the copy made here.
   int CopyMountTree(int source_id, int namespace_id, int parent_id,
-                    const std::string& mountpoint, bool recursive);
+                    const std::string& mountpoint, bool recursive, int first_copy_id = 0);
   std::vector<int> PropagationReceivers(int mount_id) const;
   void Propagate(int new_mount_id);
   void PropagateUnmount(int mount_id);

@@ -111,7 +111,7 @@ void FakeKernel::RemoveMountTree(int mount_id) {
 // Copies a mount (and, when `recursive`, its submounts) into `parent_id` at
 // `mountpoint`. The copies keep peer and master groups, as copy_tree does.
 int FakeKernel::CopyMountTree(int source_id, int namespace_id, int parent_id,
-                              const std::string& mountpoint, bool recursive) {
+                              const std::string& mountpoint, bool recursive, int first_copy_id) {
   MountRecord copy = mounts_.at(source_id);
   copy.id = next_mount_++;
   copy.namespace_id = namespace_id;
@@ -120,10 +120,13 @@ int FakeKernel::CopyMountTree(int source_id, int namespace_id, int parent_id,
   copy.attach_order = next_attach_++;
   const int id = copy.id;
   mounts_[id] = copy;
+  if (first_copy_id == 0) first_copy_id = id;
   if (!recursive) return id;
   for (int child : MountChildren(source_id)) {
-    if (mounts_.at(child).unbindable) continue;
-    CopyMountTree(child, namespace_id, id, mounts_.at(child).mountpoint, true);
+    // Linux copies the whole tree before attaching it (copy_tree), so a
+    // copy placed inside its own source is not copied again.
+    if (child >= first_copy_id || mounts_.at(child).unbindable) continue;
+    CopyMountTree(child, namespace_id, id, mounts_.at(child).mountpoint, true, first_copy_id);
   }
   return id;
 }
@@ -382,11 +385,12 @@ Status FakeKernel::BindMount(const std::string& source, const std::string& targe
     if ((flags & MS_REC) != 0) {
       // Submounts below the source directory come along, re-rooted.
       for (int child : MountChildren(from->location.mount_id)) {
+        if (child >= created) continue;
         const MountRecord& submount = mounts_.at(child);
         if (submount.unbindable || !IsUnder(submount.mountpoint, from->location.path)) continue;
         if (submount.mountpoint == from->location.path) continue;
         CopyMountTree(child, Caller().info.mount_namespace, created,
-                      Below(submount.mountpoint, from->location.path), true);
+                      Below(submount.mountpoint, from->location.path), true, created);
       }
     }
   }
@@ -555,16 +559,17 @@ Status FakeKernel::PivotRoot(const std::string& new_root, const std::string& put
   Namespace& space = namespaces_.at(Caller().info.mount_namespace);
   const int old_root = space.root_mount;
   const int new_mount = new_place->location.mount_id;
-  if (!IsMountPoint(new_place->location)) return Status::FromErrno(EINVAL, what);
-  if (new_mount == old_root) return Status::FromErrno(EBUSY, what);
-  if (!IsUnder(old_place->path, new_place->path == "/" ? "" : new_place->path)) {
+  const MountRecord& put_old_mount = mounts_.at(old_place->location.mount_id);
+  // The checks come in the order of pivot_root(2)'s implementation, so the
+  // same errno wins. A shared put_old mount or parent of new_root would
+  // propagate the move.
+  const int new_parent = mounts_.at(new_mount).parent_id;
+  if (put_old_mount.peer_group != 0 || (new_parent != 0 && mounts_.at(new_parent).peer_group != 0)) {
     return Status::FromErrno(EINVAL, what);
   }
-  // pivot_root(2): neither put_old's mount nor new_root's parent may be
-  // shared, or the move would propagate.
-  const MountRecord& put_old_mount = mounts_.at(old_place->location.mount_id);
-  const MountRecord& new_parent = mounts_.at(mounts_.at(new_mount).parent_id);
-  if (put_old_mount.peer_group != 0 || new_parent.peer_group != 0) {
+  if (new_mount == old_root || put_old_mount.id == old_root) return Status::FromErrno(EBUSY, what);
+  if (!IsMountPoint(new_place->location)) return Status::FromErrno(EINVAL, what);
+  if (!IsUnder(old_place->path, new_place->path == "/" ? "" : new_place->path)) {
     return Status::FromErrno(EINVAL, what);
   }
 

@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "fakes/fake_kernel.h"
 #include "fakes/fake_kernel_internal.h"
@@ -245,6 +246,25 @@ Result<FakeKernel::NodePtr> FakeKernel::ProcLookup(const std::vector<std::string
     return file;
   }
   if (entry == "fd" && parts.size() == 2) return directory();
+  if (entry == "fd" && parts.size() == 3) {
+    // The magic link leads to the open file itself, wherever its path now
+    // resolves; reopening a FIFO this way joins the same pipe.
+    auto fd = process->fds.find(std::atoi(parts[2].c_str()));
+    if (fd == process->fds.end()) return NodePtr();
+    if (!fd->second.file->node) return NotModeled("reopening a pipe through /proc/<pid>/fd");
+    return fd->second.file->node;
+  }
+  if (entry == "stat" && parts.size() == 2) {
+    // Fields 1 to 22 of proc(5). The fake never reuses a pid, so the pid
+    // stands in for the start time (field 22).
+    NodePtr file = NewNode(FileInfo::Type::kRegular, 0444);
+    const ProcessInfo& info = process->info;
+    const char state = info.state == ProcessState::kZombie ? 'Z' : 'S';
+    file->content = std::to_string(pid) + " (fake) " + state + " " + std::to_string(info.parent) +
+                    " " + std::to_string(info.pgid) + " " + std::to_string(info.sid) +
+                    " 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 " + std::to_string(pid) + "\n";
+    return file;
+  }
   if (entry == "mountinfo" && parts.size() == 2) {
     if (process->info.state == ProcessState::kZombie) return NodePtr();
     NodePtr file = NewNode(FileInfo::Type::kRegular, 0444);
@@ -266,7 +286,7 @@ Result<std::vector<std::string>> FakeKernel::ProcNames(const std::vector<std::st
   }
   const ProcessRecord* process = Find(static_cast<pid_t>(std::stol(parts[0])));
   if (process == nullptr) return Status::FromErrno(ENOENT, what);
-  if (parts.size() == 1) return std::vector<std::string>{"fd", "mountinfo", "ns"};
+  if (parts.size() == 1) return std::vector<std::string>{"fd", "mountinfo", "ns", "stat"};
   if (parts[1] == "ns") return std::vector<std::string>{"mnt"};
   if (parts[1] == "fd") {
     for (const auto& [fd, entry] : process->fds) names.push_back(std::to_string(fd));

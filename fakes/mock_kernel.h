@@ -147,6 +147,7 @@ class MockKernel : public sys::Kernel {
     ON_CALL(*this, Fcntl).WillByDefault(Return(Unplanned("Fcntl")));
     ON_CALL(*this, Flock).WillByDefault(Return(Unplanned("Flock")));
     ON_CALL(*this, BytesReadable).WillByDefault(Return(Unplanned("BytesReadable")));
+
     ON_CALL(*this, Stat).WillByDefault(Return(Unplanned("Stat")));
     ON_CALL(*this, Lstat).WillByDefault(Return(Unplanned("Lstat")));
     ON_CALL(*this, Fstat).WillByDefault(Return(Unplanned("Fstat")));
@@ -164,6 +165,7 @@ class MockKernel : public sys::Kernel {
     ON_CALL(*this, Access).WillByDefault(Return(Unplanned("Access")));
     ON_CALL(*this, Chdir).WillByDefault(Return(Unplanned("Chdir")));
     ON_CALL(*this, Getcwd).WillByDefault(Return(Unplanned("Getcwd")));
+
     ON_CALL(*this, UnixSocket).WillByDefault(Return(Unplanned("UnixSocket")));
     ON_CALL(*this, Bind).WillByDefault(Return(Unplanned("Bind")));
     ON_CALL(*this, Listen).WillByDefault(Return(Unplanned("Listen")));
@@ -171,6 +173,7 @@ class MockKernel : public sys::Kernel {
     ON_CALL(*this, Connect).WillByDefault(Return(Unplanned("Connect")));
     ON_CALL(*this, PeerCredentialsOf).WillByDefault(Return(Unplanned("PeerCredentialsOf")));
     ON_CALL(*this, Shutdown).WillByDefault(Return(Unplanned("Shutdown")));
+
     ON_CALL(*this, EpollCreate).WillByDefault(Return(Unplanned("EpollCreate")));
     ON_CALL(*this, EpollCtl).WillByDefault(Return(Unplanned("EpollCtl")));
     ON_CALL(*this, EpollWait).WillByDefault(Return(Unplanned("EpollWait")));
@@ -180,6 +183,7 @@ class MockKernel : public sys::Kernel {
     ON_CALL(*this, SetSignalIgnored).WillByDefault(Return(Unplanned("SetSignalIgnored")));
     ON_CALL(*this, ResetSignalDispositions)
         .WillByDefault(Return(Unplanned("ResetSignalDispositions")));
+
     ON_CALL(*this, Fork).WillByDefault(Return(Unplanned("Fork")));
     ON_CALL(*this, Execve).WillByDefault(Return(Unplanned("Execve")));
     ON_CALL(*this, Wait).WillByDefault(Return(Unplanned("Wait")));
@@ -190,6 +194,7 @@ class MockKernel : public sys::Kernel {
     ON_CALL(*this, SetChildSubreaper).WillByDefault(Return(Unplanned("SetChildSubreaper")));
     ON_CALL(*this, SetParentDeathSignal).WillByDefault(Return(Unplanned("SetParentDeathSignal")));
     ON_CALL(*this, SetIdentity).WillByDefault(Return(Unplanned("SetIdentity")));
+
     ON_CALL(*this, Unshare).WillByDefault(Return(Unplanned("Unshare")));
     ON_CALL(*this, Setns).WillByDefault(Return(Unplanned("Setns")));
     ON_CALL(*this, Mount).WillByDefault(Return(Unplanned("Mount")));

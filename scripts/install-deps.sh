@@ -7,8 +7,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 BUILD_PACKAGES=(g++ make protobuf-compiler libprotobuf-dev libgtest-dev libgmock-dev)
-# util-linux and mount provide unshare, mount and umount; python3 is for
-# test tools.
+# util-linux and mount provide unshare, mount and umount. python3 is for
+# test clients, such as a CRI client for a Kubernetes mode.
+# NOTE: no script uses python3 yet.
 INTEGRATION_PACKAGES=(containerd runc util-linux mount python3)
 
 usage() {
@@ -25,13 +26,24 @@ with status 1.
 USAGE
 }
 
-# Prints the packages of the arguments that dpkg does not list as installed.
+# Commands that count as the package being present even when dpkg does not
+# list it, because another package provides them: Docker's containerd.io
+# ships containerd and runc, and installing Debian's containerd next to it
+# would conflict.
+declare -A PROVIDED_BY_COMMAND=([containerd]=containerd [runc]=runc)
+
+# Prints the packages of the arguments that are missing.
 missing_packages() {
-  local package
+  local package command
   for package in "$@"; do
-    if [[ $(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null) != installed ]]; then
-      printf '%s\n' "$package"
+    if [[ $(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null) == installed ]]; then
+      continue
     fi
+    command=${PROVIDED_BY_COMMAND[$package]:-}
+    if [[ -n $command ]] && command -v "$command" >/dev/null; then
+      continue
+    fi
+    printf '%s\n' "$package"
   done
 }
 

@@ -28,6 +28,18 @@
 #include <cstring>
 
 namespace sys {
+
+// The constants that sys/kernel.h gives to code that may not include the
+// system headers must equal the real ones.
+static_assert(kSockStream == SOCK_STREAM && kSockNonblock == SOCK_NONBLOCK &&
+              kSockCloexec == SOCK_CLOEXEC);
+static_assert(kShutWrite == SHUT_WR && kShutReadWrite == SHUT_RDWR);
+static_assert(kEpollCtlAdd == EPOLL_CTL_ADD && kEpollCtlDel == EPOLL_CTL_DEL &&
+              kEpollCtlMod == EPOLL_CTL_MOD);
+static_assert(kEpollIn == EPOLLIN && kEpollOut == EPOLLOUT && kEpollErr == EPOLLERR &&
+              kEpollHup == EPOLLHUP && kEpollRdHup == EPOLLRDHUP);
+static_assert(kUnmountDetach == MNT_DETACH);
+
 namespace {
 
 // Calls `call` until it fails with something other than EINTR.
@@ -370,10 +382,10 @@ Status LinuxKernel::Connect(int fd, const std::string& path) {
   struct sockaddr_un address;
   Result<socklen_t> length = UnixAddress(path, what, &address);
   if (!length.ok()) return length.status();
-  // A connect interrupted by a signal goes on in the background; calling it
-  // again would fail with EALREADY, so EINTR is not retried here.
-  // NOTE: an interrupted connect is reported as an error (EINTR) even though
-  // it may complete; callers retry with a new socket.
+  // A connect interrupted by a signal goes on in the background, and calling
+  // it again would fail with EALREADY. So EINTR is not retried here.
+  // NOTE: an interrupted connect is reported as an error (EINTR) although it
+  // may still complete. Callers retry with a new socket.
   if (::connect(fd, reinterpret_cast<struct sockaddr*>(&address), *length) != 0) {
     return Status::FromErrno(errno, what);
   }

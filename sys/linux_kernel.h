@@ -13,9 +13,9 @@
 // SetIdentity, SetSignalMask, SetSignalIgnored, ResetSignalDispositions,
 // SetParentDeathSignal, SetSid, Exit and Execve do not allocate on their
 // success path (Execve allocates only for more than kInlineExecveArguments
-// argv or envp entries). Their failure path builds a message string and so
-// allocates; glibc makes malloc usable in a forked child, which is what the
-// child relies on to report an error before it exits.
+// argv or envp entries). Their failure path allocates the message string.
+// glibc makes malloc usable in a forked child, so the child can still report
+// the error before it exits.
 //
 // Thread-safety: stateless; every method may be called from any thread.
 #ifndef REAPER_SYS_LINUX_KERNEL_H_

@@ -6,9 +6,9 @@
 //   REAPER_STATE_DIR=/run/reaper
 //   REAPER_LOG_LEVEL = "debug"     # whitespace around '=' is allowed
 // Blank lines and lines starting with '#' are skipped. A value may be wrapped
-// in one pair of double or single quotes, which are removed; nothing else is
+// in one pair of double or single quotes, which are removed. Nothing else is
 // unescaped, and a '#' after a value is part of the value. An unknown key is a
-// warning (Config::warnings), a line without '=' or with an invalid key is an
+// warning (Config::warnings). A line without '=' or with an invalid key is an
 // error naming "<file>:<line>".
 //
 // Keys:

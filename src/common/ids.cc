@@ -14,8 +14,8 @@ bool IsIdCharacter(char c) {
 
 std::string QuoteForMessage(const std::string& value, size_t max_bytes) {
   std::string quoted = "\"";
-  size_t shown = value.size() <= max_bytes ? value.size() : max_bytes;
-  for (size_t i = 0; i < shown; ++i) {
+  size_t shown_bytes = value.size() <= max_bytes ? value.size() : max_bytes;
+  for (size_t i = 0; i < shown_bytes; ++i) {
     unsigned char c = static_cast<unsigned char>(value[i]);
     if (c == '"' || c == '\\') {
       quoted += '\\';
@@ -28,7 +28,7 @@ std::string QuoteForMessage(const std::string& value, size_t max_bytes) {
       quoted += static_cast<char>(c);
     }
   }
-  if (shown < value.size()) quoted += "...";
+  if (shown_bytes < value.size()) quoted += "...";
   return quoted + "\"";
 }
 

@@ -114,9 +114,9 @@ class Parser {
   }
 
   // Records the first error with the position where it was found.
-  bool Fail(const std::string& what) { return FailAt(position_, what); }
+  bool Fail(const std::string& message) { return FailAt(position_, message); }
 
-  bool FailAt(size_t offset, const std::string& what) {
+  bool FailAt(size_t offset, const std::string& message) {
     size_t line = 1;
     size_t column = 1;
     for (size_t i = 0; i < offset && i < text_.size(); ++i) {
@@ -129,7 +129,7 @@ class Parser {
     }
     error_ = Status(Code::kInvalidArgument, "line " + std::to_string(line) + ", column " +
                                                 std::to_string(column) + " (byte " +
-                                                std::to_string(offset) + "): " + what);
+                                                std::to_string(offset) + "): " + message);
     return false;
   }
 
@@ -281,8 +281,8 @@ class Parser {
         return true;
       }
     }
-    // strtod reads '.' as the decimal point: the program never calls
-    // setlocale, so the C locale is in effect.
+    // strtod reads '.' as the decimal point only in the C locale, which is
+    // in effect because Reaper never calls setlocale.
     errno = 0;
     double number = std::strtod(literal.c_str(), nullptr);
     if (errno == ERANGE && std::isinf(number)) {
@@ -394,6 +394,7 @@ class Parser {
     } else {
       return Fail("invalid UTF-8 byte " + Describe(static_cast<char>(lead)) + " in string");
     }
+
     if (position_ + continuation >= text_.size()) return Fail("truncated UTF-8 sequence in string");
     for (int i = 1; i <= continuation; ++i) {
       unsigned char byte = static_cast<unsigned char>(text_[position_ + i]);
@@ -403,6 +404,7 @@ class Parser {
     if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
       return Fail("invalid UTF-8 sequence in string");
     }
+
     position_ += continuation + 1;
     out->append(text_, start, continuation + 1);
     return true;

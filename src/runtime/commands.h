@@ -1,7 +1,7 @@
 // The reaper-runtime program: parses the command line, loads the node
 // configuration, runs one verb and reports its outcome.
 //
-// Exit status: 0 on success, 1 when the verb failed, 2 for a usage error;
+// Exit status: 0 on success, 1 when the verb failed, 2 for a usage error.
 // `exec` without --detach exits with the status of the process it ran.
 // A failure is logged as an error line to --log (see runtime/runtime_log.h),
 // or written to stderr as "reaper-runtime: <message>" when no --log is given.

@@ -14,8 +14,9 @@ namespace reaper {
 namespace runtime {
 namespace {
 
-// What `start` reads from the exec FIFO: one byte, then an execve error if
-// there was one. Error messages are short; this bounds a hostile writer.
+// Limit on the bytes `start` reads from the exec FIFO, which are one byte
+// and then an execve error if there was one. Error messages are short, so
+// this only bounds a hostile writer.
 constexpr size_t kMaxExecFifoBytes = 64 << 10;
 
 Status NotInStatus(const std::string& id, ContainerStatus status, const std::string& expected) {
@@ -54,8 +55,8 @@ void Containers::LogWarnings(const std::string& id, const LaunchedProcess& launc
 Status Containers::CreateExecFifo(const std::string& id) {
   const std::string path = store_.ExecFifoPath(id);
   Status status = kernel_.Mkfifo(path, 0622);
-  // The workload may run as any user, and opens the FIFO for writing after
-  // its identity change; the umask must not take the write bits away.
+  // The workload may run as any user and opens the FIFO for writing after
+  // its identity change. So the umask must not take the write bits away.
   if (status.ok()) status = kernel_.Chmod(path, 0622);
   if (!status.ok()) return status.Annotate("create exec FIFO");
   return Status::Ok();
@@ -140,8 +141,9 @@ Result<std::string> Containers::ReadExecFifo(int fd) {
 }
 
 Result<std::string> Containers::OpenAndReadExecFifo(const ContainerState& state, bool blocking) {
-  // Opened without blocking, the FIFO cannot hang `start` on a process
-  // that died before it opened the FIFO: the read sees end of file at once.
+  // Opened without blocking, the FIFO cannot hang `start` on a process that
+  // died before it opened the FIFO, because the read returns end of file at
+  // once.
   int flags = O_RDONLY | O_CLOEXEC | (blocking ? 0 : O_NONBLOCK);
   Result<int> fifo = kernel_.Open(store_.ExecFifoPath(state.id), flags);
   if (!fifo.ok()) return fifo.status().Annotate("open exec FIFO");
@@ -160,11 +162,11 @@ Result<std::string> Containers::OpenAndReadExecFifo(const ContainerState& state,
 
 Status Containers::ReleaseCreatedProcess(const ContainerState& state) {
   Result<std::string> received = OpenAndReadExecFifo(state, false);
-  // Nothing read while the process lives means it has reported ready to
-  // `create` but not reached its open of the FIFO yet; it will, so a
+  // Nothing read while the process lives means that it has reported ready
+  // to `create` but not reached its open of the FIFO yet. It will, so a
   // blocking open waits only for that.
   // NOTE: a process killed between this status check and the open would
-  // leave `start` blocked; the window is the few instructions between
+  // leave `start` blocked. The window is the few instructions between
   // kReady and the child's open.
   if (received.ok() && received->empty() &&
       store_.CurrentStatus(state) == ContainerStatus::kCreated) {
@@ -227,8 +229,8 @@ Status Containers::Delete(const std::string& id, bool force) {
     return NotInStatus(id, status, "stopped or created (use --force to kill it)").Annotate(context);
   }
   if (status != ContainerStatus::kStopped) {
-    // A created process never ran the workload; a running one is what
-    // --force asks to kill. The whole group goes, children included.
+    // A created process never ran the workload, and --force exists to kill
+    // a running one. The whole group goes, children included.
     Status killed = kernel_.Kill(-state->pid, SIGKILL);
     if (!killed.ok() && killed.error_number() != ESRCH) return killed.Annotate(context);
   }

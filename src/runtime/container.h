@@ -57,8 +57,8 @@ class Containers {
 
   // Runs the Process JSON of `process_file` in the container's namespace,
   // with reaper-runtime's stdio. With `detach`, returns 0 once the process
-  // has exec'd; otherwise waits for it and returns its exit status (128 +
-  // the signal number when a signal ended it).
+  // has exec'd. Otherwise waits for it and returns its exit status, or 128 +
+  // the signal number when a signal ended it.
   Result<int> Exec(const std::string& id, const std::string& process_file,
                    const std::string& pid_file, bool detach);
 

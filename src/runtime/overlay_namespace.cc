@@ -4,8 +4,8 @@
 #include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/sched.h>
-#include <sys/file.h>
 
+#include <cerrno>
 #include <utility>
 
 #include "common/files.h"
@@ -31,8 +31,8 @@ OverlayNamespace::OverlayNamespace(sys::Kernel& kernel, OverlayLayout layout)
     : kernel_(kernel), layout_(std::move(layout)) {}
 
 Result<int> OverlayNamespace::Lock() {
-  Status made = MakeDirectories(kernel_, layout_.ns_dir, 0700);
-  if (!made.ok()) return made.Annotate("create namespace directory " + layout_.ns_dir);
+  Status created = MakeDirectories(kernel_, layout_.ns_dir, 0700);
+  if (!created.ok()) return created.Annotate("create namespace directory " + layout_.ns_dir);
 
   Result<int> fd = kernel_.Open(layout_.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (!fd.ok()) return fd.status().Annotate("open namespace lock");
@@ -53,8 +53,8 @@ void OverlayNamespace::Unlock(int lock_fd) {
 
 Status OverlayNamespace::PrepareDirectories() {
   for (const std::string* directory : {&layout_.upper, &layout_.work, &layout_.merged}) {
-    Status made = MakeDirectories(kernel_, *directory, 0700);
-    if (!made.ok()) return made.Annotate("create overlay directory " + *directory);
+    Status created = MakeDirectories(kernel_, *directory, 0700);
+    if (!created.ok()) return created.Annotate("create overlay directory " + *directory);
   }
   return Status::Ok();
 }
@@ -125,10 +125,24 @@ Status OverlayNamespace::PivotIntoMerged() {
   if (status.ok()) status = kernel_.Unmount(".", sys::kUnmountDetach);
   if (status.ok()) status = kernel_.Chdir("/");
   if (!status.ok()) return status.Annotate("pivot_root into " + layout_.merged);
-  return Status::Ok();
+  return DetachNestedOverlay();
+}
+
+Status OverlayNamespace::DetachNestedOverlay() {
+  // When `merged` lies under a bound host directory (the default, under
+  // /run), the recursive bind copied the overlay mount there too. Detaching
+  // it keeps one overlay in the namespace, its root. EINVAL means there is
+  // no such copy.
+  Status status = kernel_.Unmount(layout_.merged, sys::kUnmountDetach);
+  if (status.ok() || status.error_number() == EINVAL || status.error_number() == ENOENT) {
+    return Status::Ok();
+  }
+  return status.Annotate("detach the copy of the overlay at " + layout_.merged);
 }
 
 Status OverlayNamespace::MakeNsDirPrivateMountPoint(PinRecord* record) {
+  Status created = MakeDirectories(kernel_, layout_.ns_dir, 0700);
+  if (!created.ok()) return created.Annotate("create namespace directory " + layout_.ns_dir);
   Result<std::vector<MountEntry>> mounts = ReadMountInfo(kernel_);
   if (!mounts.ok()) return mounts.status().Annotate("read the host mount table");
   const MountEntry* entry = FindMount(*mounts, layout_.ns_dir);

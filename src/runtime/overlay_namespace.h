@@ -73,8 +73,8 @@ OverlayLayout MakeOverlayLayout(const std::string& overlay_base, const std::stri
 // The host directories bound into the namespace, in mount order.
 inline constexpr const char* kHostBindDirectories[] = {"/proc", "/sys", "/dev", "/run"};
 
-// What one Pin() call changed in the host mount table, so that Unpin() can
-// undo exactly that.
+// The changes one Pin() call made to the host, so that Unpin() can undo
+// exactly those.
 struct PinRecord {
   bool bound_ns_dir = false;   // made the self-bind of ns_dir
   bool created_pin_file = false;
@@ -106,10 +106,12 @@ class OverlayNamespace {
   // root become the namespace's root.
   Status Join();
 
-  // C: creates the namespace: unshare, make every mount private, mount the
-  // overlay on `merged`, bind the host directories into it, pivot_root into
-  // it. An overlay that cannot be mounted is an error that says the overlay
-  // is mandatory; the caller must not run anything then.
+  // C: creates the namespace in the steps below: unshare, make every mount
+  // private, mount the overlay on `merged`, bind the host directories into
+  // it, pivot_root into it. When `merged` is under /run, the bind of /run
+  // brings a copy of the overlay along, which the last step detaches. An
+  // overlay that cannot be mounted is an error saying that the overlay is
+  // mandatory, and the caller must not run anything then.
   Status Create();
 
   // P: pins the namespace that process `pid` (a C after Create) is in.
@@ -119,12 +121,14 @@ class OverlayNamespace {
   // created the namespace fails before it runs).
   Status Unpin(const PinRecord& record);
 
-  // The steps of Create(), in order; public so tests can check each.
+  // The steps of Create(), in order. They are public so that tests can
+  // check each one.
   Status UnshareMountNamespace();
   Status MakeMountsPrivate();
   Status MountOverlay();
   Status BindHostDirectories();
   Status PivotIntoMerged();
+  Status DetachNestedOverlay();
 
  private:
   Status MakeNsDirPrivateMountPoint(PinRecord* record);

@@ -195,7 +195,7 @@ class LaunchChild {
   std::string executable_;
 };
 
-// P's side of one launch: the fds it holds and what it must undo on failure.
+// P's side of one launch: its fds, and the changes it must undo on failure.
 class LaunchParent {
  public:
   LaunchParent(sys::Kernel& kernel, OverlayNamespace& overlay, ChildScheduler* scheduler)
@@ -286,8 +286,8 @@ class LaunchParent {
     if (!message->has_value()) {
       Result<sys::WaitResult> waited = kernel_.Wait(launched_.pid, 0);
       reaped_ = waited.ok();
-      std::string how = waited.ok() ? DescribeWaitStatus(waited->status) : "exited";
-      return Status(Code::kInternal, "process " + std::to_string(launched_.pid) + " " + how +
+      std::string ending = waited.ok() ? DescribeWaitStatus(waited->status) : "exited";
+      return Status(Code::kInternal, "process " + std::to_string(launched_.pid) + " " + ending +
                                          " before it was ready");
     }
     const SyncMessage& received = **message;

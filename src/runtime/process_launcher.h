@@ -48,8 +48,8 @@ inline constexpr int kExecFailedExitCode = 127;
 
 struct LaunchRequest {
   ProcessSpec process;
-  // `create`: the FIFO that holds the process until `start`. Empty for
-  // `exec`, whose process runs at once.
+  // `create`: the FIFO the process waits on until `start`. Empty for `exec`,
+  // whose process runs at once.
   std::string exec_fifo;
 };
 
@@ -67,8 +67,8 @@ struct LaunchedProcess {
 // scheduler is needed (pass nullptr). The fake kernel runs one process at a
 // time, so a test passes a scheduler that runs each step with
 // FakeKernel::RunAsChild when RunNextStep() is called. The child of `create`
-// has three steps (enter the namespace, prepare, exec after `start`); the
-// last one stays queued after Launch() returns, for `start` to run.
+// has three steps: enter the namespace, prepare, exec after `start`. The last
+// one stays queued after Launch() returns, for `start` to run.
 class ChildScheduler {
  public:
   virtual ~ChildScheduler() = default;

@@ -18,8 +18,8 @@ using json::Value;
 constexpr size_t kMaxStateBytes = 1 << 20;
 constexpr size_t kMaxProcStatBytes = 4096;
 
-Status InvalidState(const std::string& what) {
-  return Status(Code::kInternal, "invalid state.json: " + what);
+Status InvalidState(const std::string& problem) {
+  return Status(Code::kInternal, "invalid state.json: " + problem);
 }
 
 Result<std::string> StringMember(const Value& document, const char* name) {
@@ -140,11 +140,11 @@ StateStore::StateStore(sys::Kernel& kernel, std::string root)
 
 Status StateStore::CreateContainerDir(const std::string& id) {
   REAPER_RETURN_IF_ERROR(MakeDirectories(kernel_, root_, 0711));
-  Status made = kernel_.Mkdir(ContainerDir(id), 0700);
-  if (made.error_number() == EEXIST) {
+  Status created = kernel_.Mkdir(ContainerDir(id), 0700);
+  if (created.error_number() == EEXIST) {
     return Status(Code::kAlreadyExists, "container " + id + " already exists", EEXIST);
   }
-  return made;
+  return created;
 }
 
 Status StateStore::Save(const ContainerState& state) {

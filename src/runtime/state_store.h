@@ -6,10 +6,10 @@
 //                            the process
 //
 // A container's status is not stored but derived each time from the
-// recorded pid and the kernel: the process must still exist with the start
+// recorded pid and the kernel. The process must still exist, with the start
 // time that `create` recorded (so a reused pid is not mistaken for the
-// workload) and not be a zombie; it is "created" while exec.fifo exists and
-// "running" after.
+// workload), and must not be a zombie. It is "created" while exec.fifo
+// exists and "running" after.
 //
 // Thread-safety: none; each reaper-runtime invocation is one thread. Separate
 // invocations for one id are serialized by the caller (the shim).
@@ -45,7 +45,7 @@ struct ContainerState {
   std::map<std::string, std::string> annotations;
 };
 
-// What /proc/<pid>/stat tells about a process.
+// The fields of /proc/<pid>/stat that Reaper reads.
 struct ProcessStat {
   char state = '?';  // R, S, D, Z, T...
   uint64_t start_time = 0;

@@ -52,9 +52,9 @@ Status SendSyncError(sys::Kernel& kernel, int fd, const Status& status);
 // becomes an Internal error with the text as message.
 Status DecodeSyncError(const std::string& text);
 
-// Reads one message. Returns nullopt at end of file before the first byte;
-// end of file inside a message, an unknown type or an oversized length is
-// an Internal error.
+// Reads one message. Returns nullopt at end of file before the first byte.
+// End of file inside a message, an unknown type or an oversized length is an
+// Internal error.
 Result<std::optional<SyncMessage>> ReceiveSyncMessage(sys::Kernel& kernel, int fd);
 
 }  // namespace runtime

@@ -48,8 +48,8 @@ void WriteText(sys::Kernel& kernel, int fd, const std::string& text) {
 
 // Logs to the bundle's `log` FIFO, which containerd copies into its own log,
 // and to REAPER_LOG_FILE when set. Opening the FIFO without O_NONBLOCK would
-// block forever if containerd had not opened its end; with it the open fails
-// (ENXIO) instead, and the shim logs to the file alone.
+// block forever if containerd had not opened its end. With O_NONBLOCK the
+// open fails (ENXIO) instead, and the shim logs to the file alone.
 int OpenLogFifo(sys::Kernel& kernel) {
   Result<int> fd = kernel.Open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (!fd.ok()) return -1;
@@ -131,8 +131,8 @@ void AdjustOomScore(sys::Kernel& kernel, pid_t server_pid) {
 
 // The forked server: detaches from containerd's session and from the pipe of
 // `start`'s fds 1 and 2, then serves. Never returns.
-void BecomeServer(sys::Kernel& kernel, ServerSetup setup, int lock_fd) {
-  (void)kernel.Close(lock_fd);
+void BecomeServer(sys::Kernel& kernel, ServerSetup setup) {
+  CloseInheritedFds(kernel, setup.listen_fd);
   (void)kernel.SetSid();
 
   Result<int> null = kernel.Open(kDevNull, O_RDWR | O_CLOEXEC);
@@ -197,8 +197,7 @@ Result<std::string> StartServer(sys::Kernel& kernel, const ShimFlags& flags,
     return server.status().Annotate("fork the shim server");
   }
   if (*server == 0) {
-    BecomeServer(kernel, ServerSetup{flags, config, environment, *listen_fd, path, lock_path},
-                 *lock);
+    BecomeServer(kernel, ServerSetup{flags, config, environment, *listen_fd, path, lock_path});
   }
   (void)kernel.Close(*listen_fd);
   AdjustOomScore(kernel, *server);
@@ -232,6 +231,16 @@ Result<std::string> ConfigPathFromOptions(const std::string& stdin_bytes) {
     return Status(Code::kInvalidArgument, "cannot decode runtimeoptions.v1.Options");
   }
   return options.config_path();
+}
+
+void CloseInheritedFds(sys::Kernel& kernel, int keep) {
+  Result<std::vector<std::string>> names = kernel.ListDirectory("/proc/self/fd");
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    int fd = std::atoi(name.c_str());
+    // The fd that listed the directory is closed already and fails harmlessly.
+    if (fd > 2 && fd != keep) (void)kernel.Close(fd);
+  }
 }
 
 int RunStart(sys::Kernel& kernel, const ShimFlags& flags,
@@ -307,7 +316,7 @@ int RunDelete(sys::Kernel& kernel, const ShimFlags& flags,
   std::vector<std::string> warnings;
   Environment variables = EnvironmentFromStrings(environment);
   // NOTE: containerd sends no runtime options to delete, so a config_path
-  // given to start is not seen here; the default configuration and the
+  // given to start is not read here. The default configuration and the
   // REAPER_* environment must name the same directories.
   Result<Config> config = LoadConfig(kernel, variables);
   if (!config.ok()) {

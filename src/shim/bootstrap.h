@@ -3,15 +3,15 @@
 //
 // start (cwd = the task's bundle; containerd reads stdout and stderr through
 // one pipe and dials whatever is printed):
-// 1. Reads runtime options from stdin (a google.protobuf.Any holding
-//    runtimeoptions.v1.Options); a config_path there names the reaper.conf to
+// 1. Reads runtime options from stdin, a google.protobuf.Any that contains
+//    runtimeoptions.v1.Options. Its config_path names the reaper.conf to
 //    load, for the shim and for the reaper-runtime it runs.
 // 2. Picks the pod: the io.kubernetes.cri.sandbox-id annotation of
 //    config.json, else the task id. One server serves every task of a pod on
 //    the socket <state dir>/s/<sha256(address/namespace/pod)>.
 // 3. Under a lock on "<socket>.lock": when a server already accepts
-//    connections on that socket, reuses it. A socket nobody accepts on is
-//    stale, so it is removed and bound again.
+//    connections on that socket, reuses it. A socket where no server
+//    accepts is stale, so it is removed and bound again.
 // 4. Otherwise binds and listens, then forks the server. The forked child
 //    starts a new session, reopens fds 0 and 1 on /dev/null and fd 2 on the
 //    bundle's `log` FIFO, and serves on the inherited listening socket
@@ -59,8 +59,8 @@ std::string SocketPathFor(const std::string& state_dir, const std::string& conta
 std::string WorkDirectoryFor(const std::string& state_dir, const std::string& namespace_name);
 
 // Returns runtimeoptions.v1.Options.config_path from what containerd wrote
-// to stdin: empty when stdin is empty or holds another message. Fails with
-// InvalidArgument when an Options message does not decode.
+// to stdin: empty when stdin is empty or contains another message. Fails
+// with InvalidArgument when an Options message does not decode.
 Result<std::string> ConfigPathFromOptions(const std::string& stdin_bytes);
 
 // Runs the start action. Returns the exit status of `start`; the forked
@@ -71,6 +71,12 @@ int RunStart(sys::Kernel& kernel, const ShimFlags& flags,
 // Runs the delete action and returns its exit status.
 int RunDelete(sys::Kernel& kernel, const ShimFlags& flags,
               const std::vector<std::string>& environment);
+
+// Closes every fd above 2 except `keep`. The server calls it first, because
+// it inherits whatever containerd inherited without close-on-exec, and would
+// otherwise pass those fds on to every workload and keep pipes open that
+// their owners wait on.
+void CloseInheritedFds(sys::Kernel& kernel, int keep);
 
 // The cleanup of the delete action: removes the container from
 // reaper-runtime (a container it does not know is fine) and the task's

@@ -1,6 +1,6 @@
-// What the shim reads from an OCI bundle's config.json: the annotations CRI
-// sets, which decide the pod grouping and whether a task is the pod sandbox.
-// The rest of config.json is reaper-runtime's business.
+// The part of an OCI bundle's config.json that the shim reads: the
+// annotations CRI sets, which decide the pod grouping and whether a task is
+// the pod sandbox. reaper-runtime reads the rest.
 //
 // Thread-safety: pure functions over the given Kernel.
 #ifndef REAPER_SHIM_BUNDLE_H_

@@ -29,7 +29,8 @@ uint32_t ExitReaper::ExitStatusOf(int raw_status) {
 }
 
 void ExitReaper::OnReadable() {
-  // The signals only say "some child changed state"; wait4 tells which.
+  // A signal only reports that some child changed state, and wait4 returns
+  // which one.
   while (true) {
     Result<sys::SignalInfo> signal = kernel_.ReadSignal(signal_fd_);
     if (signal.ok()) continue;
@@ -87,13 +88,13 @@ void ExitReaper::Keep(pid_t pid, const ExitInfo& exit) {
 }
 
 void ExitReaper::Watch(pid_t pid, ExitHandler handler) {
-  auto kept = kept_exits_.find(pid);
-  if (kept == kept_exits_.end()) {
+  auto kept_exit = kept_exits_.find(pid);
+  if (kept_exit == kept_exits_.end()) {
     handlers_[pid] = std::move(handler);
     return;
   }
-  ExitInfo exit = kept->second;
-  kept_exits_.erase(kept);
+  ExitInfo exit = kept_exit->second;
+  kept_exits_.erase(kept_exit);
   for (auto it = kept_order_.begin(); it != kept_order_.end(); ++it) {
     if (*it == pid) {
       kept_order_.erase(it);

@@ -1,10 +1,10 @@
 // ExitReaper: the one place where the shim server reaps its children.
 //
 // The server is a child subreaper, so every workload and exec process ends up
-// as its child. SIGCHLD is blocked and read through a signalfd; each time it
-// is readable the reaper calls wait4(-1, WNOHANG) until no exited child is
-// left (one SIGCHLD may stand for several exits) and hands every exit to the
-// handler registered for that pid.
+// as its child. SIGCHLD is blocked and read through a signalfd. Each time the
+// signalfd is readable, the reaper calls wait4(-1, WNOHANG) until no exited
+// child is left, because one SIGCHLD may report several exits. It hands
+// every exit to the handler registered for that pid.
 //
 // An exit whose pid has no handler yet is kept, because a process may exit
 // before the task service has learned its pid (an exec that ends while

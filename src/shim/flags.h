@@ -3,10 +3,10 @@
 //       -publish-binary <containerd> -id <task id> [-bundle <dir>] [-debug] start|delete
 //
 // The parser accepts what Go's flag package accepts, because containerd and
-// the Go shims rely on it: "-name value", "-name=value", "--name value",
-// "--name=value", boolean flags as "-debug" or "-debug=true", flags ending at
-// the first argument that is not a flag or at "--". The first argument after
-// the flags is the action.
+// the Go shims rely on it: "-name value", "-name=value", "--name value" and
+// "--name=value", and boolean flags as "-debug" or "-debug=true". Flags end
+// at the first argument that is not a flag, or at "--". The first argument
+// after the flags is the action.
 //
 // Thread-safety: pure functions.
 #ifndef REAPER_SHIM_FLAGS_H_

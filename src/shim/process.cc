@@ -34,12 +34,12 @@ std::string Process::Describe() const {
 }
 
 Status Process::Check(Operation operation) const {
-  const std::string who = Describe();
+  const std::string name = Describe();
   switch (operation) {
     case Operation::kStart:
       if (state_ == ProcessState::kCreated) return Status::Ok();
       return Status(Code::kFailedPrecondition,
-                    who + " cannot be started: it is " + ProcessStateName(state_));
+                    name + " cannot be started: it is " + ProcessStateName(state_));
 
     case Operation::kKill:
       if (state_ == ProcessState::kRunning) return Status::Ok();
@@ -47,17 +47,17 @@ Status Process::Check(Operation operation) const {
         // The exact text containerd's own shims send for this case.
         return Status(Code::kNotFound, "process already finished");
       }
-      return Status(Code::kFailedPrecondition, who + " cannot be signalled: it is not started");
+      return Status(Code::kFailedPrecondition, name + " cannot be signalled: it is not started");
 
     case Operation::kDelete:
       if (state_ != ProcessState::kRunning) return Status::Ok();
       return Status(Code::kFailedPrecondition,
-                    "cannot delete a running process: " + who + " is running");
+                    "cannot delete a running process: " + name + " is running");
 
     case Operation::kExec:
       if (state_ == ProcessState::kRunning) return Status::Ok();
       return Status(Code::kFailedPrecondition,
-                    "cannot exec in " + who + ": it is " + ProcessStateName(state_));
+                    "cannot exec in " + name + ": it is " + ProcessStateName(state_));
   }
   return Status(Code::kInternal, "unknown operation");
 }

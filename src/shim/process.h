@@ -38,7 +38,7 @@ enum class Operation { kStart, kKill, kDelete, kExec };
 const char* ProcessStateName(ProcessState state);
 const char* OperationName(Operation operation);
 
-// How a process ended: the status containerd reports (exit code, or 128 +
+// The end of a process: the status containerd reports (exit code, or 128 +
 // signal) and the time the shim reaped it.
 struct ExitInfo {
   uint32_t status = 0;

@@ -1,9 +1,9 @@
 // Publishing task events (/tasks/create, /tasks/exit, ...) to containerd.
 //
-// Publisher is what the task service sees: Publish() queues an event and
-// returns at once, and events leave in the order they were published, which
-// is how the task service keeps TaskStart before TaskExit and TaskExit
-// before TaskDelete.
+// Publisher is the interface the task service uses. Publish() queues an event
+// and returns at once. Events leave in the order they were published, so the
+// task service keeps TaskStart before TaskExit and TaskExit before
+// TaskDelete by publishing them in that order.
 //
 // TtrpcPublisher sends them from its own thread, over one ttrpc connection to
 // containerd's TTRPC_ADDRESS: service containerd.services.events.ttrpc.v1.Events,
@@ -11,7 +11,7 @@
 // The Any in the envelope carries the bare message name as type_url
 // ("containerd.events.TaskExit"), because containerd 1.6 cannot decode the
 // "type.googleapis.com/" form. A Forward that fails for want of a connection
-// or by timing out is retried after a growing delay, reconnecting first; an
+// or by timing out is retried after a growing delay, reconnecting first. An
 // event still undelivered after the last attempt, or rejected by containerd,
 // is dropped with an error log, and the next one is tried.
 //
@@ -45,7 +45,7 @@ inline constexpr char kTopicTaskExecStarted[] = "/tasks/exec-started";
 class Publisher {
  public:
   virtual ~Publisher() = default;
-  // Queues `event` under `topic`; never blocks on the network.
+  // Queues `event` under `topic` and returns without network I/O.
   virtual void Publish(const std::string& topic, const google::protobuf::MessageLite& event) = 0;
 };
 

@@ -206,19 +206,20 @@ Result<pid_t> ReaperRuntimeClient::Spawn(const std::vector<std::string>& argv,
   }
   if (*pid == 0) {
     (void)kernel_.Close(pipe->first);
-    RunChild(argv, stdio, pipe->second);
+    ExecRuntimeChild(kernel_, argv, options_.environment, stdio, pipe->second);
   }
   (void)kernel_.Close(pipe->second);
   *error_pipe = pipe->first;
   return *pid;
 }
 
-void ReaperRuntimeClient::RunChild(const std::vector<std::string>& argv, ChildStdio stdio,
-                                   int error_pipe) {
+void ExecRuntimeChild(sys::Kernel& kernel, const std::vector<std::string>& argv,
+                      const std::vector<std::string>& environment, ChildStdio stdio,
+                      int error_pipe) {
   // The shim blocks SIGCHLD and ignores SIGPIPE; reaper-runtime and the
   // workload it starts expect neither.
-  Status status = kernel_.SetSignalMask(SIG_SETMASK, {});
-  if (status.ok()) status = kernel_.ResetSignalDispositions();
+  Status status = kernel.SetSignalMask(SIG_SETMASK, {});
+  if (status.ok()) status = kernel.ResetSignalDispositions();
 
   // Moves sources that sit on 0, 1 or 2 out of the way, so that putting one
   // stream in place cannot overwrite another stream's source.
@@ -226,23 +227,23 @@ void ReaperRuntimeClient::RunChild(const std::vector<std::string>& argv, ChildSt
   for (int target = 0; status.ok() && target < 3; ++target) {
     int* source = sources[target];
     if (*source > 2 || *source == target) continue;
-    Result<int> moved = kernel_.Fcntl(*source, F_DUPFD_CLOEXEC, 3);
+    Result<int> moved = kernel.Fcntl(*source, F_DUPFD_CLOEXEC, 3);
     status = moved.status();
     if (moved.ok()) *source = *moved;
   }
   for (int target = 0; status.ok() && target < 3; ++target) {
     int source = *sources[target];
     if (source == target) {
-      status = kernel_.Fcntl(target, F_SETFD, 0).status();
+      status = kernel.Fcntl(target, F_SETFD, 0).status();
     } else {
-      status = kernel_.Dup3(source, target, 0).status();
+      status = kernel.Dup3(source, target, 0).status();
     }
   }
 
-  if (status.ok()) status = kernel_.Execve(argv[0], argv, options_.environment);
+  if (status.ok()) status = kernel.Execve(argv[0], argv, environment);
   const std::string& message = status.message();
-  (void)kernel_.Write(error_pipe, message.data(), message.size());
-  kernel_.Exit(127);
+  (void)kernel.Write(error_pipe, message.data(), message.size());
+  kernel.Exit(127);
 }
 
 std::string LastRuntimeError(const std::string& log_text) {
@@ -263,9 +264,8 @@ std::string LastRuntimeError(const std::string& log_text) {
 }
 
 Code CodeOfRuntimeError(const std::string& message) {
-  if (Contains(message, "does not exist") || Contains(message, "not found")) {
-    return Code::kNotFound;
-  }
+  // reaper-runtime reports an unknown id as "container <id> does not exist".
+  if (Contains(message, "does not exist")) return Code::kNotFound;
   if (message.compare(0, 7, "invalid") == 0) return Code::kInvalidArgument;
   return Code::kInternal;
 }

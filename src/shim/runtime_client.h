@@ -3,10 +3,11 @@
 //
 // ReaperRuntimeClient runs
 //   reaper-runtime --root <root> --log <file> --log-format json [--debug] <verb> ...
-// with fork and execve and waits for that one pid. Waiting for a specific pid
-// on the loop thread cannot race the ExitReaper, which runs on the same
-// thread; the workload, a grandchild, is re-parented to the shim (a child
-// subreaper) when reaper-runtime exits. The new process's stdio is
+// with fork and execve and waits for that one pid. That wait cannot race the
+// ExitReaper as long as both run on the loop thread, which the server
+// ensures by calling the client only from RPC handlers. The workload is a
+// grandchild, and it is re-parented to the shim (a child subreaper) when
+// reaper-runtime exits. The new process's stdio is
 // reaper-runtime's own fds 0, 1 and 2, so the client puts the prepared fds
 // there.
 //
@@ -86,9 +87,6 @@ class ReaperRuntimeClient : public RuntimeClient {
                     const std::vector<std::string>& argv, ChildStdio stdio, std::string* output);
   Result<pid_t> Spawn(const std::vector<std::string>& argv, const ChildStdio& stdio,
                       int* error_pipe);
-  // Never returns: execs reaper-runtime or exits with 127.
-  void RunChild(const std::vector<std::string>& argv, ChildStdio stdio,
-                             int error_pipe);
   Result<pid_t> ReadPidFile(const std::string& path);
   Result<std::string> TaskDirectory(const std::string& id);
 
@@ -96,6 +94,15 @@ class ReaperRuntimeClient : public RuntimeClient {
   Logger& logger_;
   Options options_;
 };
+
+// The child's side of a runtime call, between fork and execve: empties the
+// signal mask, resets signal dispositions, puts `stdio` on fds 0, 1 and 2
+// and execs argv[0]. Every other fd is close-on-exec, so reaper-runtime
+// inherits only those three. On failure, writes the error message to
+// `error_pipe` and exits with status 127; never returns.
+void ExecRuntimeChild(sys::Kernel& kernel, const std::vector<std::string>& argv,
+                      const std::vector<std::string>& environment, ChildStdio stdio,
+                      int error_pipe);
 
 // Returns the text of the last {"level":"error","msg":...} line of a
 // reaper-runtime JSON log, or an empty string when there is none. Lines that

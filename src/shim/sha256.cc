@@ -43,12 +43,12 @@ void Sha256::Update(const void* data, size_t size) {
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   message_bytes_ += size;
   while (size > 0) {
-    size_t taken = block_.size() - block_size_;
-    if (taken > size) taken = size;
-    std::memcpy(block_.data() + block_size_, bytes, taken);
-    block_size_ += taken;
-    bytes += taken;
-    size -= taken;
+    size_t copied = block_.size() - block_size_;
+    if (copied > size) copied = size;
+    std::memcpy(block_.data() + block_size_, bytes, copied);
+    block_size_ += copied;
+    bytes += copied;
+    size -= copied;
     if (block_size_ == block_.size()) {
       ProcessBlock(block_.data());
       block_size_ = 0;

@@ -43,6 +43,10 @@ int RunServer(sys::Kernel& kernel, Logger& logger, const ServerSetup& setup) {
     return 1;
   }
 
+  // The publisher's thread starts only now, so that it inherits the mask
+  // that blocks SIGCHLD, SIGTERM and SIGINT. Otherwise the kernel could
+  // deliver them to that thread, where SIGCHLD would be discarded unseen by
+  // the signalfds and SIGTERM would kill the server.
   Environment environment = EnvironmentFromStrings(setup.environment);
   TtrpcPublisher publisher(kernel, logger,
                            {environment["TTRPC_ADDRESS"], setup.flags.namespace_name});

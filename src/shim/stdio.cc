@@ -89,8 +89,9 @@ Status ProcessStdio::OpenOutput(const std::string& uri, int* holder, int* child_
   if (!read_write.ok()) return read_write.status();
   *holder = *read_write;
 
-  // Does not block, and cannot fail with ENXIO, because the fd above is a
-  // reader. The process expects blocking writes, so O_NONBLOCK goes again.
+  // O_NONBLOCK makes a FIFO open for writing fail with ENXIO instead of
+  // blocking when there is no reader, and the fd above is a reader. The
+  // process expects blocking writes, so O_NONBLOCK is cleared afterwards.
   Result<int> writer = kernel_.Open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (!writer.ok()) return writer.status();
   *child_end = *writer;

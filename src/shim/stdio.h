@@ -3,18 +3,18 @@
 //
 // The client creates the FIFOs and opens its own ends before it calls Create
 // or Exec. The shim then opens:
-// - stdout and stderr O_RDWR. Such an open never blocks on Linux (fifo(7)),
-//   and while the shim holds it the FIFO keeps a reader, so the workload's
-//   writes do not fail with EPIPE when the client goes away (ctr run -d, a
-//   containerd restart). The workload gets a separate, blocking O_WRONLY
+// - stdout and stderr O_RDWR. Such an open does not block on Linux
+//   (fifo(7)). While the shim keeps that fd, the FIFO has a reader, so the
+//   workload's writes do not fail with EPIPE when the client goes away (ctr
+//   run -d, a containerd restart). The workload gets a separate, blocking O_WRONLY
 //   fd on the same path, whose open does not block because the shim's fd is
 //   a reader. (Reopening /proc/self/fd/<rdwr fd> would pin the very same
 //   FIFO even if the path were replaced meanwhile; the path is the client's
 //   own and is not replaced between the two opens, and the fake kernel of
 //   the unit tests does not model that reopen.)
 // - stdin O_RDONLY|O_NONBLOCK, then clears O_NONBLOCK; that fd becomes the
-//   workload's fd 0. The shim also holds a write end, so the workload sees
-//   end of file only after CloseIO{stdin} closes it and the client has
+//   workload's fd 0. The shim also keeps a write end open, so the workload
+//   reads end of file only after CloseIO{stdin} closes it and the client has
 //   closed its own end.
 // An empty path is /dev/null. "file://<path>" appends to a regular file.
 // Terminals and "binary://" logging drivers are not supported.
@@ -59,11 +59,11 @@ class ProcessStdio {
   // The ends meant for the process, valid until CloseChildEnds().
   ChildStdio child() const { return child_; }
   // Closes the ends given to the process, once the runtime has handed them
-  // over, so that only the process holds them.
+  // over, so that only the process keeps them open.
   void CloseChildEnds();
   // Closes the shim's write end of stdin (CloseIO{stdin}). Idempotent.
   void CloseStdin();
-  // Closes the shim's ends of stdout and stderr, so the client's reader sees
+  // Closes the shim's ends of stdout and stderr, so the client's reader gets
   // end of file once the process and its children have closed theirs.
   void CloseOutputs();
   void CloseAll();

@@ -1,6 +1,5 @@
 #include "shim/task_server.h"
 
-#include <memory>
 #include <string>
 #include <utility>
 
@@ -17,49 +16,62 @@ std::string ExecIdOf(const Request&, long) {
   return std::string();
 }
 
+// The ids that the log lines of one call carry.
+struct CallInfo {
+  std::string method;
+  std::string id;
+  std::string exec_id;
+
+  LogFields Fields() const {
+    LogFields fields = {{"method", method}, {"id", id}};
+    if (!exec_id.empty()) fields.push_back({"exec_id", exec_id});
+    return fields;
+  }
+};
+
+// Decodes the payload and logs the request, or replies InvalidArgument.
 template <typename Request>
-LogFields RequestFields(const std::string& method, const Request& request) {
-  LogFields fields = {{"method", method}, {"id", request.id()}};
-  std::string exec_id = ExecIdOf(request, 0);
-  if (!exec_id.empty()) fields.push_back({"exec_id", exec_id});
-  return fields;
+bool Decode(Logger& logger, const std::string& method, const std::string& payload,
+            Request* request, const ttrpc::Responder& respond, CallInfo* call) {
+  if (!request->ParseFromString(payload)) {
+    logger.Error("request failed: cannot decode it", {{"method", method}});
+    respond(Status(Code::kInvalidArgument, "cannot decode the " + method + " request"), "");
+    return false;
+  }
+  *call = CallInfo{method, request->id(), ExecIdOf(*request, 0)};
+  logger.Debug("request", call->Fields());
+  return true;
 }
 
-// Decodes the payload into a Request, or answers InvalidArgument.
-template <typename Request>
-bool Decode(const std::string& method, const std::string& payload, Request* request,
-            const ttrpc::Responder& respond) {
-  if (request->ParseFromString(payload)) return true;
-  respond(Status(Code::kInvalidArgument, "cannot decode the " + method + " request"), "");
-  return false;
-}
-
-void Reply(Logger& logger, const LogFields& fields, const Status& status,
-           const std::string& payload, const ttrpc::Responder& respond) {
-  if (status.ok()) {
-    respond(status, payload);
+// Sends a result: the encoded response, or the error converted for
+// containerd and logged with the ids and pid involved.
+template <typename Response>
+void Reply(Logger& logger, TaskService& service, const CallInfo& call,
+           const Result<Response>& result, const ttrpc::Responder& respond) {
+  if (result.ok()) {
+    respond(Status::Ok(), result->SerializeAsString());
     return;
   }
-  LogFields error_fields = fields;
-  error_fields.push_back({"error", status.ToString()});
-  logger.Error("request failed", error_fields);
-  respond(ToTtrpcStatus(status), "");
+  LogFields fields = call.Fields();
+  pid_t pid = service.PidOf(call.id, call.exec_id);
+  if (pid != 0) fields.push_back({"pid", std::to_string(pid)});
+  fields.push_back({"error", result.status().ToString()});
+  logger.Error("request failed", fields);
+  respond(ToTtrpcStatus(result.status()), "");
 }
 
-// Registers a method that answers at once.
+// Registers a method that replies at once.
 template <typename Request, typename Response>
-void Route(ttrpc::Server& server, Logger& logger, const std::string& method,
-           std::function<Result<Response>(const Request&)> call) {
+void Route(ttrpc::Server& server, TaskService& service, Logger& logger, const std::string& method,
+           Result<Response> (TaskService::*handler)(const Request&)) {
   server.Register(kTaskServiceName, method,
-                  [&logger, method, call](const ttrpc::CallContext&, const std::string& payload,
-                                          ttrpc::Responder respond) {
+                  [&service, &logger, method, handler](const ttrpc::CallContext&,
+                                                       const std::string& payload,
+                                                       ttrpc::Responder respond) {
                     Request request;
-                    if (!Decode(method, payload, &request, respond)) return;
-                    LogFields fields = RequestFields(method, request);
-                    logger.Debug("request", fields);
-                    Result<Response> result = call(request);
-                    Reply(logger, fields, result.status(),
-                          result.ok() ? result->SerializeAsString() : std::string(), respond);
+                    CallInfo call;
+                    if (!Decode(logger, method, payload, &request, respond, &call)) return;
+                    Reply(logger, service, call, (service.*handler)(request), respond);
                   });
 }
 
@@ -73,65 +85,47 @@ Status ToTtrpcStatus(const Status& status) {
 
 void RegisterTaskService(ttrpc::Server& server, TaskService& service, Logger& logger,
                          std::function<void()> on_idle_shutdown) {
-  TaskService* s = &service;
-  Route<task::CreateTaskRequest, task::CreateTaskResponse>(
-      server, logger, "Create", [s](const auto& request) { return s->Create(request); });
-  Route<task::StartRequest, task::StartResponse>(
-      server, logger, "Start", [s](const auto& request) { return s->Start(request); });
-  Route<task::StateRequest, task::StateResponse>(
-      server, logger, "State", [s](const auto& request) { return s->State(request); });
-  Route<task::DeleteRequest, task::DeleteResponse>(
-      server, logger, "Delete", [s](const auto& request) { return s->Delete(request); });
-  Route<task::PidsRequest, task::PidsResponse>(
-      server, logger, "Pids", [s](const auto& request) { return s->Pids(request); });
-  Route<task::KillRequest, Empty>(server, logger, "Kill",
-                                  [s](const auto& request) { return s->Kill(request); });
-  Route<task::ExecProcessRequest, Empty>(server, logger, "Exec",
-                                         [s](const auto& request) { return s->Exec(request); });
-  Route<task::CloseIORequest, Empty>(server, logger, "CloseIO",
-                                     [s](const auto& request) { return s->CloseIO(request); });
-  Route<task::ConnectRequest, task::ConnectResponse>(
-      server, logger, "Connect", [s](const auto& request) { return s->Connect(request); });
-  Route<task::PauseRequest, Empty>(server, logger, "Pause",
-                                   [s](const auto& request) { return s->Pause(request); });
-  Route<task::ResumeRequest, Empty>(server, logger, "Resume",
-                                    [s](const auto& request) { return s->Resume(request); });
-  Route<task::CheckpointTaskRequest, Empty>(
-      server, logger, "Checkpoint", [s](const auto& request) { return s->Checkpoint(request); });
-  Route<task::UpdateTaskRequest, Empty>(server, logger, "Update",
-                                        [s](const auto& request) { return s->Update(request); });
-  Route<task::ResizePtyRequest, Empty>(
-      server, logger, "ResizePty", [s](const auto& request) { return s->ResizePty(request); });
-  Route<task::StatsRequest, task::StatsResponse>(
-      server, logger, "Stats", [s](const auto& request) { return s->Stats(request); });
+  Route(server, service, logger, "Create", &TaskService::Create);
+  Route(server, service, logger, "Start", &TaskService::Start);
+  Route(server, service, logger, "State", &TaskService::State);
+  Route(server, service, logger, "Delete", &TaskService::Delete);
+  Route(server, service, logger, "Pids", &TaskService::Pids);
+  Route(server, service, logger, "Kill", &TaskService::Kill);
+  Route(server, service, logger, "Exec", &TaskService::Exec);
+  Route(server, service, logger, "CloseIO", &TaskService::CloseIO);
+  Route(server, service, logger, "Connect", &TaskService::Connect);
+  Route(server, service, logger, "Pause", &TaskService::Pause);
+  Route(server, service, logger, "Resume", &TaskService::Resume);
+  Route(server, service, logger, "Checkpoint", &TaskService::Checkpoint);
+  Route(server, service, logger, "Update", &TaskService::Update);
+  Route(server, service, logger, "ResizePty", &TaskService::ResizePty);
+  Route(server, service, logger, "Stats", &TaskService::Stats);
 
   // Wait keeps its Responder until the process exits.
   server.Register(kTaskServiceName, "Wait",
-                  [s, &logger](const ttrpc::CallContext&, const std::string& payload,
-                               ttrpc::Responder respond) {
+                  [&service, &logger](const ttrpc::CallContext&, const std::string& payload,
+                                      ttrpc::Responder respond) {
                     task::WaitRequest request;
-                    if (!Decode("Wait", payload, &request, respond)) return;
-                    LogFields fields = RequestFields("Wait", request);
-                    logger.Debug("request", fields);
-                    s->Wait(request, [&logger, fields, respond](const auto& result) {
-                      Reply(logger, fields, result.status(),
-                            result.ok() ? result->SerializeAsString() : std::string(), respond);
+                    CallInfo call;
+                    if (!Decode(logger, "Wait", payload, &request, respond, &call)) return;
+                    service.Wait(request, [&service, &logger, call, respond](
+                                              const Result<task::WaitResponse>& result) {
+                      Reply(logger, service, call, result, respond);
                     });
                   });
 
-  // Shutdown exits only once the last task is gone; containerd sends it after
-  // deleting each task of the pod.
+  // containerd sends Shutdown after deleting each task of the pod; the server
+  // ends only once the last task is gone.
   server.Register(kTaskServiceName, "Shutdown",
-                  [s, &logger, on_idle_shutdown](const ttrpc::CallContext&,
-                                                 const std::string& payload,
-                                                 ttrpc::Responder respond) {
+                  [&service, &logger, on_idle_shutdown](const ttrpc::CallContext&,
+                                                        const std::string& payload,
+                                                        ttrpc::Responder respond) {
                     task::ShutdownRequest request;
-                    if (!Decode("Shutdown", payload, &request, respond)) return;
-                    LogFields fields = RequestFields("Shutdown", request);
-                    logger.Debug("request", fields);
-                    Result<Empty> result = s->Shutdown(request);
-                    Reply(logger, fields, result.status(), std::string(), respond);
-                    if (result.ok() && s->task_count() == 0) on_idle_shutdown();
+                    CallInfo call;
+                    if (!Decode(logger, "Shutdown", payload, &request, respond, &call)) return;
+                    Result<Empty> result = service.Shutdown(request);
+                    Reply(logger, service, call, result, respond);
+                    if (result.ok() && service.task_count() == 0) on_idle_shutdown();
                   });
 }
 

@@ -70,6 +70,11 @@ Result<Process*> TaskService::FindProcess(const std::string& id, const std::stri
   return (*container)->FindProcess(exec_id);
 }
 
+pid_t TaskService::PidOf(const std::string& id, const std::string& exec_id) {
+  Result<Process*> process = FindProcess(id, exec_id);
+  return process.ok() ? (*process)->pid() : 0;
+}
+
 // ---- Create and Start -------------------------------------------------------
 
 Result<task::CreateTaskResponse> TaskService::Create(const task::CreateTaskRequest& request) {
@@ -213,7 +218,7 @@ void TaskService::HandleExit(const std::string& container_id, const std::string&
   }
   Process& process = **found;
   // TODO: drain what the process wrote to the output FIFOs before closing
-  // the shim's ends; closing now can drop output nobody has read yet.
+  // the shim's ends. Closing now can drop output that no client has read.
   if (process.stdio() != nullptr) process.stdio()->CloseAll();
   std::vector<ExitCallback> waiters = process.SetExited(exit);
 
@@ -327,31 +332,38 @@ Status TaskService::KillProcess(Container& container, Process& process, int sign
     for (Process* exec : container.execs()) {
       if (exec->state() != ProcessState::kRunning) continue;
       Status status = Signal(*exec, signal, true);
-      if (!status.ok()) logger_.Warning("signal exec failed", FieldsOf(*exec));
+      if (status.ok()) continue;
+      LogFields fields = FieldsOf(*exec);
+      fields.push_back({"error", status.message()});
+      logger_.Warning("signal exec failed", fields);
     }
   }
   if (process.state() != ProcessState::kRunning) return Status::Ok();
 
   if (container.is_sandbox() && process.is_init()) {
-    // The sandbox has no process: a terminating signal ends it at once.
-    if (signal != 0) HandleExit(container.id(), "", process.pid(),
-                                ExitInfo{128 + static_cast<uint32_t>(signal), kernel_.Now()});
+    // The sandbox has no process: any signal but the probe 0 ends it at once.
+    if (signal == 0) return Status::Ok();
+    const ExitInfo exit{128 + static_cast<uint32_t>(signal), kernel_.Now()};
+    HandleExit(container.id(), "", process.pid(), exit);
     return Status::Ok();
   }
   return Signal(process, signal, all);
 }
 
 Status TaskService::Signal(const Process& process, int signal, bool group) {
-  Status status;
+  const pid_t pid = process.pid();
   if (group) {
-    status = kernel_.Kill(-process.pid(), signal);
+    Status status = kernel_.Kill(-pid, signal);
+    if (status.ok()) return status;
     // A workload that does not lead its own process group has no group to
-    // signal; the process itself still gets the signal below.
-    if (status.error_number() != ESRCH) return status;
+    // signal (ESRCH), so the process alone gets the signal below.
+    if (status.error_number() != ESRCH) {
+      return status.Annotate("signal the process group of pid " + std::to_string(pid));
+    }
   }
-  status = kernel_.Kill(process.pid(), signal);
+  Status status = kernel_.Kill(pid, signal);
   if (status.error_number() == ESRCH) return Status(Code::kNotFound, "process already finished");
-  return status.Annotate("signal pid " + std::to_string(process.pid()));
+  return status.Annotate("signal pid " + std::to_string(pid));
 }
 
 // ---- Exec and CloseIO ---------------------------------------------------------

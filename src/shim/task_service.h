@@ -57,7 +57,7 @@ class TaskService {
     std::string work_dir;
   };
 
-  // Receives the answer of a Wait call, once.
+  // Receives the result of a Wait call, once.
   using WaitCallback = std::function<void(const Result<task::WaitResponse>& response)>;
 
   TaskService(sys::Kernel& kernel, Logger& logger, RuntimeClient& runtime, Publisher& publisher,
@@ -87,6 +87,9 @@ class TaskService {
   Result<task::StatsResponse> Stats(const task::StatsRequest& request);
 
   size_t task_count() const { return containers_.size(); }
+  // The pid of a process, or 0 when it is unknown or not created yet; for
+  // log lines.
+  pid_t PidOf(const std::string& id, const std::string& exec_id);
 
  private:
   Result<Container*> FindContainer(const std::string& id);
@@ -97,7 +100,8 @@ class TaskService {
   Status StartExec(Container& container, Process& process);
   void WatchExit(Process& process);
   // Records an exit: closes the process's stdio, publishes TaskExit and
-  // answers its Waits. Ignored when the process is gone or already stopped.
+  // replies to its pending Waits. Ignored when the process is gone or already
+  // stopped.
   void HandleExit(const std::string& container_id, const std::string& exec_id, pid_t pid,
                   const ExitInfo& exit);
   Status KillProcess(Container& container, Process& process, int signal, bool all);

@@ -214,12 +214,16 @@ class KernelContractTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string reason;
-    if (!environment_.Prepare(&reason)) GTEST_SKIP() << reason;
+    if (!environment_.Prepare(&reason)) {
+      GTEST_SKIP() << reason;
+    }
     fds_before_ = environment_.OpenFds();
   }
 
   void TearDown() override {
-    if (!IsSkipped()) EXPECT_EQ(environment_.OpenFds(), fds_before_) << "an fd leaked";
+    if (!IsSkipped()) {
+      EXPECT_EQ(environment_.OpenFds(), fds_before_) << "an fd leaked";
+    }
     environment_.Cleanup();
   }
 
@@ -455,7 +459,7 @@ TYPED_TEST_P(KernelContractTest, FifoNonBlockingWriterNeedsReader) {
   Result<int> reader = kernel.Open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   ASSERT_TRUE(reader.ok());
   char byte;
-  // No writer has opened it yet: a read sees end of file.
+  // No writer has opened it yet, so a read returns end of file.
   EXPECT_EQ(*kernel.Read(*reader, &byte, 1), 0u);
   Result<int> writer = kernel.Open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   ASSERT_TRUE(writer.ok());
@@ -896,7 +900,7 @@ TYPED_TEST_P(KernelContractTest, PivotRootOntoTmpfsReplacesRoot) {
   EXPECT_EQ(*kernel.ListDirectory(new_root), std::vector<std::string>{});
 }
 
-TYPED_TEST_P(KernelContractTest, PivotRootRefusesSharedParentAndPlainDirectory) {
+TYPED_TEST_P(KernelContractTest, PivotRootRejectsBusySharedAndPlainTargets) {
   Kernel& kernel = this->kernel();
   const std::string new_root = this->Scratch("new-root");
   const std::string plain = this->Scratch("plain");
@@ -904,11 +908,14 @@ TYPED_TEST_P(KernelContractTest, PivotRootRefusesSharedParentAndPlainDirectory) 
   ASSERT_TRUE(kernel.Mkdir(plain, 0755).ok());
   const std::string report = RunInChild(this->environment_, [&]() -> std::string {
     CONTRACT_CHILD_OK(EnterPrivateNamespace(kernel));
-    Status not_mount_point = kernel.PivotRoot(plain, plain);
-    CONTRACT_CHILD_TRUE(not_mount_point.error_number() == EINVAL);
+    // On the current root's mount: EBUSY before any other check.
+    CONTRACT_CHILD_TRUE(kernel.PivotRoot(plain, plain).error_number() == EBUSY);
     CONTRACT_CHILD_OK(kernel.Mount("tmpfs", new_root, "tmpfs", 0, ""));
-    // A shared parent of new_root would propagate the move: refused.
-    CONTRACT_CHILD_OK(kernel.Mount("", "/", "", MS_SHARED, ""));
+    CONTRACT_CHILD_OK(kernel.Mkdir(new_root + "/sub", 0755));
+    Status not_mount_point = kernel.PivotRoot(new_root + "/sub", new_root + "/sub");
+    CONTRACT_CHILD_TRUE(not_mount_point.error_number() == EINVAL);
+    // A shared put_old or parent of new_root would propagate the move.
+    CONTRACT_CHILD_OK(kernel.Mount("", "/", "", MS_REC | MS_SHARED, ""));
     CONTRACT_CHILD_OK(kernel.Chdir(new_root));
     Status shared = kernel.PivotRoot(".", ".");
     CONTRACT_CHILD_TRUE(shared.error_number() == EINVAL);
@@ -936,7 +943,7 @@ REGISTER_TYPED_TEST_SUITE_P(KernelContractTest, OpenOfMissingFileFailsWithEnoent
                             BindMountShowsSourceAndRecursiveBindTakesSubmounts,
                             OverlayKeepsWritesInUpperLayer, PinnedNamespaceCanBeJoined,
                             PinOfOwnNamespaceFailsWithEinval, PivotRootOntoTmpfsReplacesRoot,
-                            PivotRootRefusesSharedParentAndPlainDirectory);
+                            PivotRootRejectsBusySharedAndPlainTargets);
 
 }  // namespace contract
 }  // namespace sys

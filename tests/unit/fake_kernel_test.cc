@@ -211,7 +211,7 @@ TEST_F(FakeKernelTest, BlockingWaitWithoutExitedChildFailsLoudly) {
   ASSERT_TRUE(kernel_.Wait(child, 0).ok());
 }
 
-TEST_F(FakeKernelTest, ExecveClosesCloseOnExecFdsAndRecordsProgram) {
+TEST_F(FakeKernelTest, ExecveClosesCloseOnExecFds) {
   kernel_.WriteFile("/usr/bin/workload", "#!/bin/sh\n", 0755);
   const pid_t child = SpawnIdle();
   int kept = -1;
@@ -236,7 +236,7 @@ TEST_F(FakeKernelTest, ExecveClosesCloseOnExecFdsAndRecordsProgram) {
   ASSERT_TRUE(kernel_.Wait(child, 0).ok());
 }
 
-TEST_F(FakeKernelTest, ExecveKeepsMaskAndIgnoredSignalsButResetsHandlers) {
+TEST_F(FakeKernelTest, ExecveResetsOnlyHandledSignals) {
   kernel_.WriteFile("/bin/true", "", 0755);
   const pid_t child = SpawnIdle();
   kernel_.SetSignalHandled(child, SIGUSR1);
@@ -362,7 +362,7 @@ TEST_F(FakeKernelTest, FlockIsReleasedWhenHolderExits) {
   ASSERT_TRUE(kernel_.Wait(child, 0).ok());
 }
 
-TEST_F(FakeKernelTest, ReadOfEmptyPipeWithOpenWriterFailsLoudly) {
+TEST_F(FakeKernelTest, BlockingPipeReadFailsLoudly) {
   sys::Result<std::pair<int, int>> pipe = kernel_.Pipe(O_CLOEXEC);
   ASSERT_TRUE(pipe.ok());
   char byte;
@@ -477,7 +477,7 @@ TEST_F(FakeKernelTest, SlaveReceivesHostMountsButDoesNotSend) {
   ASSERT_TRUE(kernel_.Wait(child, 0).ok());
 }
 
-TEST_F(FakeKernelTest, NamespaceLivesWhileProcessFdOrPinRefersToIt) {
+TEST_F(FakeKernelTest, NamespaceLivesWhileReferenced) {
   kernel_.WriteFile("/run/pin", "");
   const pid_t owner = SpawnIdle();
   kernel_.RunAsChild(owner, [&] { ASSERT_TRUE(kernel_.Unshare(CLONE_NEWNS).ok()); });
@@ -490,7 +490,7 @@ TEST_F(FakeKernelTest, NamespaceLivesWhileProcessFdOrPinRefersToIt) {
   EXPECT_TRUE(kernel_.MountNamespaceExists(pinned));
   int fd = *kernel_.Open("/run/pin", O_RDONLY | O_CLOEXEC);
   ASSERT_TRUE(kernel_.Unmount("/run/pin", MNT_DETACH).ok());
-  EXPECT_TRUE(kernel_.MountNamespaceExists(pinned));  // the fd holds it
+  EXPECT_TRUE(kernel_.MountNamespaceExists(pinned));  // the open fd keeps it
   ASSERT_TRUE(kernel_.Close(fd).ok());
   EXPECT_FALSE(kernel_.MountNamespaceExists(pinned));
   EXPECT_TRUE(kernel_.MountTable(pinned).empty());
@@ -546,9 +546,10 @@ TEST_F(FakeKernelTest, OverlayRootProtectsHostFiles) {
   EXPECT_EQ(kernel_.ReadFileContent("/run/overlay/upper/etc/hostname"), "workload\n");
   const std::vector<FakeKernel::MountEntry> table = kernel_.MountTableOf(child);
   ASSERT_EQ(table.size(), 2u);
-  EXPECT_EQ(table[0].target, "/proc");
-  EXPECT_EQ(table[1].target, "/");
-  EXPECT_EQ(table[1].fstype, "overlay");
+  EXPECT_EQ(table[0].target, "/");
+  EXPECT_EQ(table[0].fstype, "overlay");
+  EXPECT_EQ(table[1].target, "/proc");
+  EXPECT_EQ(table[1].fstype, "proc");
   ASSERT_TRUE(kernel_.Kill(child, SIGKILL).ok());
   ASSERT_TRUE(kernel_.Wait(child, 0).ok());
 }

@@ -98,7 +98,7 @@ class TaskServiceTest : public ::testing::Test {
     return service_.Exec(request);
   }
 
-  // Calls Wait and stores its answer in the returned slot when it comes.
+  // Calls Wait and stores its result in the returned slot when it arrives.
   std::shared_ptr<std::optional<Result<task::WaitResponse>>> Wait(
       const std::string& id, const std::string& exec_id = "") {
     auto slot = std::make_shared<std::optional<Result<task::WaitResponse>>>();
@@ -451,6 +451,41 @@ TEST_F(TaskServiceTest, KillAllOfExitedInitReachesExecs) {
   EXPECT_EQ(State("t1", "e1")->exit_status(), 137u);
 }
 
+TEST_F(TaskServiceTest, KillAllSignalsProcessGroup) {
+  pid_t pid = TaskIn("t1", ProcessState::kRunning);
+  pid_t child = 0;
+  kernel_.RunAsChild(pid, [&] {
+    ASSERT_TRUE(kernel_.SetSid().ok());
+    Result<pid_t> forked = kernel_.Fork();
+    ASSERT_TRUE(forked.ok());
+    child = *forked;
+  });
+
+  ASSERT_TRUE(Kill("t1", SIGKILL, true).ok());
+  reaper_.OnReadable();
+
+  EXPECT_EQ(State("t1")->exit_status(), 137u);
+  // Killed too, re-parented to the shim and reaped as a process of no task.
+  EXPECT_FALSE(kernel_.ProcessExists(child));
+}
+
+TEST_F(TaskServiceTest, KillWithoutAllSparesProcessGroup) {
+  pid_t pid = TaskIn("t1", ProcessState::kRunning);
+  pid_t child = 0;
+  kernel_.RunAsChild(pid, [&] {
+    ASSERT_TRUE(kernel_.SetSid().ok());
+    Result<pid_t> forked = kernel_.Fork();
+    ASSERT_TRUE(forked.ok());
+    child = *forked;
+  });
+
+  ASSERT_TRUE(Kill("t1", SIGKILL).ok());
+  reaper_.OnReadable();
+
+  EXPECT_EQ(State("t1")->status(), types::STOPPED);
+  EXPECT_EQ(kernel_.Process(child).state, fakes::FakeKernel::ProcessState::kRunning);
+}
+
 TEST_F(TaskServiceTest, KillOfExecSignalsOnlyIt) {
   pid_t init = TaskIn("t1", ProcessState::kRunning);
   ASSERT_TRUE(Exec("t1", "e1").ok());
@@ -770,6 +805,7 @@ TEST_F(TaskServiceStdioTest, ShimKeepsOutputsOpenUntilExit) {
   // Two O_RDWR output holders and the write end of stdin.
   EXPECT_EQ(kernel_.OpenFds(kernel_.current()).size(), before.size() + 3);
   for (int fd : kernel_.OpenFds(kernel_.current())) {
+    if (fd <= 2) continue;
     EXPECT_TRUE(kernel_.IsCloseOnExec(kernel_.current(), fd)) << "fd " << fd;
   }
 

@@ -107,7 +107,7 @@ class FakeRuntimeClient : public RuntimeClient {
   }
 
   // Makes the runtime process stay a zombie instead of being reaped, as a
-  // helper reaper-runtime left behind would, so that the shim's reaper sees
+  // helper left behind by reaper-runtime would. The shim's reaper then reaps
   // an exit that belongs to no process.
   void LeaveRuntimeUnreaped() { reap_runtime_ = false; }
   pid_t last_runtime_pid() const { return last_runtime_pid_; }
