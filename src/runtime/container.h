@@ -70,7 +70,7 @@ class Containers {
   Result<std::string> ReadExecFifo(int fd);
   Result<std::string> AbsolutePath(const std::string& path);
   Status WritePidFile(const std::string& path, pid_t pid);
-  void LogWarnings(const std::string& id, const LaunchedProcess& launched);
+  void LogLaunch(const std::string& id, const LaunchedProcess& launched);
 
   sys::Kernel& kernel_;
   StateStore& store_;

@@ -52,10 +52,27 @@ void OverlayNamespace::Unlock(int lock_fd) {
 }
 
 Status OverlayNamespace::PrepareDirectories() {
-  for (const std::string* directory : {&layout_.upper, &layout_.work, &layout_.merged}) {
-    Status created = MakeDirectories(kernel_, *directory, 0700);
+  const std::pair<const std::string*, mode_t> directories[] = {
+      {&layout_.upper, 0755}, {&layout_.work, 0700}, {&layout_.merged, 0755}};
+  for (const auto& [directory, mode] : directories) {
+    Status created = MakeDirectories(kernel_, *directory, mode);
     if (!created.ok()) return created.Annotate("create overlay directory " + *directory);
   }
+  return MatchUpperToHostRoot();
+}
+
+Status OverlayNamespace::MatchUpperToHostRoot() {
+  // The root of an overlay takes its owner and mode from the upper
+  // directory, so a 0700 upper directory would make "/" unreadable for every
+  // workload that does not run as root.
+  Result<sys::FileInfo> root = kernel_.Stat("/");
+  Result<sys::FileInfo> upper = kernel_.Stat(layout_.upper);
+  Status status = root.ok() ? upper.status() : root.status();
+  if (status.ok() && upper->mode != root->mode) status = kernel_.Chmod(layout_.upper, root->mode);
+  if (status.ok() && (upper->uid != root->uid || upper->gid != root->gid)) {
+    status = kernel_.Chown(layout_.upper, root->uid, root->gid);
+  }
+  if (!status.ok()) return status.Annotate("give " + layout_.upper + " the owner and mode of /");
   return Status::Ok();
 }
 

@@ -20,6 +20,9 @@
 // $REAPER_NS_DIR is made a private mount point (bound onto itself first when
 // it is not a mount point yet), the way `ip netns` treats /run/netns, so the
 // pin mounts do not propagate to other mount namespaces.
+// NOTE: whether $REAPER_NS_DIR is a mount point is looked up by its path in
+// /proc/self/mountinfo, which lists paths without symlinks, so a path with a
+// symlink in it gets bound onto itself again at each new namespace.
 //
 // Who does what, with P = reaper-runtime in the host namespace and C = the
 // future workload, forked from P:
@@ -95,7 +98,9 @@ class OverlayNamespace {
   // closes it.
   void Unlock(int lock_fd);
 
-  // P: creates the upper, work and merged directories when missing.
+  // P: creates the upper, work and merged directories when missing, and
+  // gives the upper directory the owner and mode of the host's "/", which
+  // the overlay's root takes from it.
   Status PrepareDirectories();
 
   // P: whether the pin is a mounted nsfs file. A leftover empty pin file
@@ -131,6 +136,7 @@ class OverlayNamespace {
   Status DetachNestedOverlay();
 
  private:
+  Status MatchUpperToHostRoot();
   Status MakeNsDirPrivateMountPoint(PinRecord* record);
 
   sys::Kernel& kernel_;

@@ -303,6 +303,7 @@ class LaunchParent {
       return Unexpected(message);
     }
     if (!join_) REAPER_RETURN_IF_ERROR(overlay_.Pin(launched_.pid, &pin_));
+    launched_.created_namespace = !join_;
     return SendSyncMessage(kernel_, write_fd_, SyncMessageType::kContinue);
   }
 

@@ -55,6 +55,9 @@ struct LaunchRequest {
 
 struct LaunchedProcess {
   pid_t pid = 0;
+  // True when this launch created (and pinned) the overlay namespace, false
+  // when the process joined the pinned one.
+  bool created_namespace = false;
   // Problems the child worked around (an oom_score_adj it could not set),
   // for the caller to log.
   std::vector<std::string> warnings;

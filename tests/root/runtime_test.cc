@@ -67,6 +67,16 @@ std::multiset<std::string> MountPoints() {
   return points;
 }
 
+void ExpectExitedWith(int wait_status, int code) {
+  EXPECT_TRUE(WIFEXITED(wait_status)) << "wait status " << wait_status;
+  EXPECT_EQ(WEXITSTATUS(wait_status), code);
+}
+
+void ExpectKilledBy(int wait_status, int signal) {
+  EXPECT_TRUE(WIFSIGNALED(wait_status)) << "wait status " << wait_status;
+  EXPECT_EQ(WTERMSIG(wait_status), signal);
+}
+
 struct RunResult {
   int exit_status = -1;
   std::string stderr_text;
@@ -228,7 +238,8 @@ TEST_F(RuntimeTest, CreateStartRunsInOverlay) {
   EXPECT_TRUE(PathExists(config_.overlay_base + "/node/upper" + marker));
   EXPECT_EQ(StatusOf("t1"), "stopped");
 
-  // The host sees only the pin and the self-bind of its directory.
+  // The host's mount table gains only the pin and the self-bind of its
+  // directory.
   std::multiset<std::string> expected = mounts_before_;
   expected.insert(config_.ns_dir);
   expected.insert(config_.ns_dir + "/node");
@@ -251,7 +262,7 @@ TEST_F(RuntimeTest, SecondContainerJoinsSameNamespace) {
   pid_t second = Create("r", reader, output);
   ASSERT_EQ(Run({"start", "r"}).exit_status, 0);
   int status = WaitFor(second);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ExpectExitedWith(status, 0);
   EXPECT_EQ(ReadText(output), "shared\n");
   EXPECT_FALSE(PathExists(marker));
 }
@@ -299,15 +310,15 @@ TEST_F(RuntimeTest, StartTwiceFails) {
 
   ASSERT_EQ(Run({"kill", "s", "KILL"}).exit_status, 0);
   int status = WaitFor(pid);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ExpectKilledBy(status, SIGKILL);
   EXPECT_EQ(StatusOf("s"), "stopped");
 }
 
 TEST_F(RuntimeTest, KillAllSignalsProcessGroup) {
   std::string bundle =
       MakeBundle("group", {"/bin/sh", "-c", "sleep 100 & echo started; wait"});
-  // The workload's stdout is a FIFO that this test reads, so it knows when
-  // the background sleep exists. O_RDWR keeps the open from blocking.
+  // The workload's stdout is a FIFO that this test reads, so the test learns
+  // when the background sleep exists. O_RDWR keeps the open from blocking.
   std::string fifo = base_ + "/g.out";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   int output = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
@@ -322,13 +333,13 @@ TEST_F(RuntimeTest, KillAllSignalsProcessGroup) {
   RunResult killed = Run({"kill", "--all", "g", "SIGKILL"});
   EXPECT_EQ(killed.exit_status, 0) << killed.stderr_text;
   int status = WaitFor(pid);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ExpectKilledBy(status, SIGKILL);
   // The background sleep was in the group too; it comes back to this
   // subreaper, killed by the same signal.
   int child_status = 0;
   pid_t child = ::waitpid(-1, &child_status, 0);
   EXPECT_GT(child, 0);
-  EXPECT_TRUE(WIFSIGNALED(child_status) && WTERMSIG(child_status) == SIGKILL);
+  ExpectKilledBy(child_status, SIGKILL);
 }
 
 TEST_F(RuntimeTest, DeleteNeedsForceForRunningContainer) {
@@ -344,7 +355,7 @@ TEST_F(RuntimeTest, DeleteNeedsForceForRunningContainer) {
   RunResult forced = Run({"delete", "--force", "d"});
   EXPECT_EQ(forced.exit_status, 0) << forced.stderr_text;
   int status = WaitFor(pid);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ExpectKilledBy(status, SIGKILL);
   EXPECT_FALSE(PathExists(config_.runtime_root + "/d"));
 
   RunResult missing = Run({"delete", "d"});
@@ -404,6 +415,21 @@ TEST_F(RuntimeTest, BadCwdFailsCreate) {
             "reaper-runtime: create container c: set working directory: chdir "
             "/nonexistent-dir: No such file or directory\n");
   EXPECT_FALSE(PathExists(config_.runtime_root + "/c"));
+}
+
+TEST_F(RuntimeTest, WorkloadRunsAsConfiguredUser) {
+  std::string bundle = base_ + "/user";
+  ASSERT_EQ(::mkdir(bundle.c_str(), 0700), 0);
+  WriteText(bundle + "/config.json",
+            R"({"process":{"args":["/bin/sh","-c","id -u; id -g; id -G; cat /proc/self/oom_score_adj; pwd"],)"
+            R"("user":{"uid":65534,"gid":65534,"additionalGids":[100]},"cwd":"/tmp",)"
+            R"("oomScoreAdj":123,"env":["PATH=/usr/bin:/bin"]}})");
+  std::string output = base_ + "/user.out";
+  pid_t pid = Create("u", bundle, output);
+  ASSERT_EQ(Run({"start", "u"}).exit_status, 0);
+  int status = WaitFor(pid);
+  ExpectExitedWith(status, 0);
+  EXPECT_EQ(ReadText(output), "65534\n65534\n65534 100\n123\n/tmp\n");
 }
 
 TEST_F(RuntimeTest, UsageErrorExitsWithTwo) {

@@ -129,7 +129,7 @@ TEST_F(ContainerTest, StartOfProcessThatDiedFails) {
   EXPECT_EQ(started.message(), "start container t1: container t1 is stopped, not created");
 }
 
-TEST_F(ContainerTest, OverlayFailureLeavesNoStateNoPinNoProcess) {
+TEST_F(ContainerTest, OverlayFailureLeavesNothing) {
   kernel_.FailNextMatching("Mount", "overlay", ENODEV);
   Status created = containers_.Create("t1", "/bundles/sleep", "/run/t1.pid");
   ASSERT_FALSE(created.ok());
@@ -376,6 +376,27 @@ TEST_F(RuntimeCommandTest, ConsoleSocketIsUnimplemented) {
                       "support yet"),
             std::string::npos);
   EXPECT_FALSE(kernel_.Exists("/run/reaper/runtime/t1"));
+}
+
+TEST_F(RuntimeCommandTest, DebugLogsNamespaceAndLifecycle) {
+  ASSERT_EQ(Run({"--debug", "--log", "/run/runtime.log", "create", "--bundle", "/bundles/sleep",
+                 "t1"}),
+            0);
+  ASSERT_EQ(Run({"--debug", "--log", "/run/runtime.log", "create", "--bundle", "/bundles/sleep",
+                 "t2"}),
+            0);
+  std::string log = kernel_.ReadFileContent("/run/runtime.log");
+  EXPECT_NE(log.find("level=debug msg=\"created and pinned the overlay namespace\" id=t1"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("level=debug msg=\"joined the overlay namespace\" id=t2"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("level=debug msg=\"container created\" id=t2"), std::string::npos) << log;
+}
+
+TEST_F(RuntimeCommandTest, DebugLinesNeedDebugFlag) {
+  ASSERT_EQ(Run({"--log", "/run/runtime.log", "create", "--bundle", "/bundles/sleep", "t1"}), 0);
+  EXPECT_EQ(kernel_.ReadFileContent("/run/runtime.log"), "");
 }
 
 TEST_F(RuntimeCommandTest, UsageErrorExitsWithTwo) {

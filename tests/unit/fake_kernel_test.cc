@@ -2,6 +2,7 @@
 // model that only the fake shows (mount tables, zombies, loud failures, fault
 // injection).
 #include "fakes/fake_kernel.h"
+#include "fakes/mock_kernel.h"
 
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -619,6 +620,29 @@ TEST_F(FakeKernelTest, ClockMovesOnlyWhenAdvanced) {
   EXPECT_EQ(kernel_.MonotonicNow().seconds, start.seconds + 2);
   EXPECT_EQ(kernel_.MonotonicNow().nanos, 100000000);
   EXPECT_EQ(kernel_.Now().seconds, 1700000002);
+}
+
+// ---- The mock -----------------------------------------------------------------------
+
+TEST(MockKernelTest, UnplannedCallFailsWithUnimplemented) {
+  ::testing::NiceMock<MockKernel> mock;
+  sys::Kernel& kernel = mock;
+  sys::Result<int> fd = kernel.Open("/run/x", O_RDONLY);
+  EXPECT_EQ(fd.status().code(), reaper::Code::kUnimplemented);
+  EXPECT_EQ(fd.status().message(), "mock kernel: Open has no expectation");
+  EXPECT_EQ(kernel.Mount("a", "b", "", 0, "").message(), "mock kernel: Mount has no expectation");
+}
+
+TEST(MockKernelTest, ExpectationsFixOrderAndExitThrows) {
+  ::testing::StrictMock<MockKernel> mock;
+  sys::Kernel& kernel = mock;
+  ::testing::InSequence in_order;
+  EXPECT_CALL(mock, Setns(5, CLONE_NEWNS)).WillOnce(::testing::Return(sys::Status::Ok()));
+  EXPECT_CALL(mock, Mount("tmpfs", "/x", "tmpfs", 0ul, "")).WillOnce(::testing::Return(sys::Status::Ok()));
+  EXPECT_CALL(mock, ExitCalled(3));
+  EXPECT_TRUE(kernel.Setns(5, CLONE_NEWNS).ok());
+  EXPECT_TRUE(kernel.Mount("tmpfs", "/x", "tmpfs", 0, "").ok());
+  EXPECT_THROW(kernel.Exit(3), MockKernel::Exited);
 }
 
 }  // namespace

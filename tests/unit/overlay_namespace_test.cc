@@ -53,6 +53,21 @@ TEST_F(OverlayNamespaceTest, LayoutFollowsKey) {
   EXPECT_EQ(layout_.lock, "/run/reaper/ns/node.lock");
 }
 
+TEST_F(OverlayNamespaceTest, UpperDirectoryTakesModeOfHostRoot) {
+  // The overlay's "/" shows the upper directory's owner and mode.
+  Result<sys::FileInfo> root = kernel_.Stat("/");
+  Result<sys::FileInfo> upper = kernel_.Stat(layout_.upper);
+  ASSERT_TRUE(root.ok());
+  ASSERT_TRUE(upper.ok());
+  EXPECT_EQ(upper->mode, root->mode);
+  EXPECT_EQ(upper->uid, root->uid);
+  EXPECT_EQ(upper->gid, root->gid);
+
+  ASSERT_TRUE(kernel_.Chmod(layout_.upper, 0700).ok());
+  ASSERT_TRUE(overlay_.PrepareDirectories().ok());
+  EXPECT_EQ(kernel_.Stat(layout_.upper)->mode, root->mode);
+}
+
 TEST_F(OverlayNamespaceTest, CreateRunsStepsInOrder) {
   Result<pid_t> pid = kernel_.Fork();
   ASSERT_TRUE(pid.ok());
@@ -244,7 +259,7 @@ TEST_F(OverlayNamespaceTest, SharedNsDirMountIsMadePrivate) {
   EXPECT_EQ(ns_dir->propagation, FakeKernel::Propagation::kPrivate);
 }
 
-TEST_F(OverlayNamespaceTest, LeftoverPinFileIsNotAPinAndIsReused) {
+TEST_F(OverlayNamespaceTest, LeftoverPinFileIsReused) {
   kernel_.WriteFile(layout_.pin, "", 0444);
   EXPECT_FALSE(overlay_.IsPinned());
 

@@ -57,8 +57,8 @@ class FakeChildScheduler : public ChildScheduler {
   int program_exit_code_ = -1;
 };
 
-// Mount tables compared by what a reader of mountinfo sees: target, type,
-// source and propagation, without ids.
+// A mount table as lines of target, type, source and propagation, leaving
+// out the mount ids so that tables can be compared.
 inline std::vector<std::string> DescribeMounts(
     const std::vector<fakes::FakeKernel::MountEntry>& mounts) {
   std::vector<std::string> described;
