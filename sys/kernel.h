@@ -1,10 +1,10 @@
 // sys::Kernel: the one boundary between Reaper and the operating system.
 //
-// Every system call Reaper makes goes through this interface. The Linux
-// implementation (sys/linux_kernel.h) is built only by the two main()s and by
-// the root tests; everything else receives a Kernel& and is unit-tested on the
-// fake kernel in fakes/, which models processes, fds, files, mount namespaces
-// and a clock.
+// Every system call Reaper makes goes through this interface. Only the two
+// main()s and the root tests build the Linux implementation
+// (sys/linux_kernel.h). Everything else receives a Kernel&, so it can be
+// unit-tested on the fake kernel in fakes/, which models processes, fds,
+// files, mount namespaces and a clock.
 //
 // Conventions:
 // - Methods mirror the Linux calls of the same name, with the same flags
@@ -86,7 +86,7 @@ struct EpollEvent {
   uint64_t data = 0;    // the value given to EpollCtl
 };
 
-// What a signalfd read returns, reduced to what Reaper reads.
+// The fields of a signalfd_siginfo record that Reaper uses.
 struct SignalInfo {
   int signal = 0;
   pid_t pid = 0;  // ssi_pid
