@@ -4,9 +4,7 @@
 #include <ctime>
 
 namespace reaper {
-namespace {
-
-const char* LevelName(LogLevel level) {
+const char* LogLevelName(LogLevel level) {
   switch (level) {
     case LogLevel::kDebug: return "debug";
     case LogLevel::kInfo: return "info";
@@ -15,6 +13,8 @@ const char* LevelName(LogLevel level) {
   }
   return "info";
 }
+
+namespace {
 
 // Quotes a value when it is empty or contains spaces, quotes, '=' or
 // control characters, escaping as logfmt readers expect.
@@ -59,7 +59,7 @@ std::string Logger::FormatLine(sys::Timespec time, LogLevel level, const std::st
   std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, time.nanos);
 
-  std::string line = "time=\"" + std::string(stamp) + "\" level=" + LevelName(level) +
+  std::string line = "time=\"" + std::string(stamp) + "\" level=" + LogLevelName(level) +
                      " msg=" + QuoteIfNeeded(message);
   for (const auto& [key, value] : fields) line += " " + key + "=" + QuoteIfNeeded(value);
   return line + "\n";

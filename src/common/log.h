@@ -20,6 +20,9 @@ namespace reaper {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
+// Returns the level's name as log lines spell it: "debug", "info"...
+const char* LogLevelName(LogLevel level);
+
 // Key/value pairs appended to a line: {{"id", "t1"}, {"pid", "42"}}.
 using LogFields = std::vector<std::pair<std::string, std::string>>;
 

@@ -7,20 +7,6 @@
 
 namespace reaper {
 namespace runtime {
-namespace {
-
-const char* LevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
-  }
-  return "info";
-}
-
-}  // namespace
-
 RuntimeLog::RuntimeLog(sys::Kernel& kernel, LogFormat format, bool debug)
     : kernel_(kernel), format_(format), debug_(debug) {}
 
@@ -39,7 +25,7 @@ Status RuntimeLog::OpenFile(const std::string& path) {
 std::string RuntimeLog::FormatJsonLine(sys::Timespec time, LogLevel level,
                                        const std::string& message, const LogFields& fields) {
   json::Value line = json::Value::MakeObject();
-  line.Add("level", json::Value::String(LevelName(level)));
+  line.Add("level", json::Value::String(LogLevelName(level)));
   line.Add("msg", json::Value::String(message));
   line.Add("time", json::Value::String(FormatRfc3339(time)));
   for (const auto& [key, value] : fields) line.Add(key, json::Value::String(value));
