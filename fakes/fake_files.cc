@@ -255,7 +255,7 @@ Result<size_t> FakeKernel::Write(int fd, const void* data, size_t size) {
       PipeBuffer& pipe = *file.pipe;
       // NOTE: Linux also sends SIGPIPE here; the model only returns EPIPE.
       if (pipe.readers == 0) return Status::FromErrno(EPIPE, what);
-      const size_t space = PipeBuffer::kCapacity - pipe.buffer.size();
+      const size_t space = pipe.capacity - pipe.buffer.size();
       if (size <= space) {
         pipe.buffer.append(bytes, size);
         return size;
@@ -343,6 +343,18 @@ Result<int> FakeKernel::Fcntl(int fd, int command, int argument) {
       const int changeable = O_APPEND | O_NONBLOCK;
       entry.file->status_flags = (entry.file->status_flags & ~changeable) | (argument & changeable);
       return 0;
+    }
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ: {
+      if (entry.file->kind != OpenFile::Kind::kPipe) return Status::FromErrno(EBADF, what);
+      PipeBuffer& pipe = *entry.file->pipe;
+      if (command == F_GETPIPE_SZ) return static_cast<int>(pipe.capacity);
+      if (argument < 0) return Status::FromErrno(EINVAL, what);
+      size_t size = kPipeAtomicBytes;
+      while (size < static_cast<size_t>(argument)) size *= 2;
+      if (size < pipe.buffer.size()) return Status::FromErrno(EBUSY, what);
+      pipe.capacity = size;
+      return static_cast<int>(size);
     }
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:

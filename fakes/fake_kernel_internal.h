@@ -58,7 +58,9 @@ struct FakeKernel::Filesystem {
 
 // A pipe buffer, also used for an open FIFO.
 struct FakeKernel::PipeBuffer {
-  static constexpr size_t kCapacity = 65536;
+  static constexpr size_t kDefaultCapacity = 65536;
+  // Set by F_SETPIPE_SZ, which rounds up to a power of two pages.
+  size_t capacity = kDefaultCapacity;
   std::string buffer;
   int readers = 0;
   int writers = 0;

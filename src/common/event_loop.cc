@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <climits>
 #include <string>
 #include <utility>
 
@@ -80,12 +81,55 @@ void EventLoop::Post(std::function<void()> task) {
   Wake();
 }
 
+EventLoop::TimerId EventLoop::AddTimer(int64_t delay_ms, std::function<void()> task) {
+  const TimerId id = next_timer_id_++;
+  const int64_t deadline = MonotonicNanos() + (delay_ms > 0 ? delay_ms : 0) * 1000000;
+  timers_.emplace(std::make_pair(deadline, id), std::move(task));
+  deadlines_[id] = deadline;
+  return id;
+}
+
+void EventLoop::CancelTimer(TimerId id) {
+  auto deadline = deadlines_.find(id);
+  if (deadline == deadlines_.end()) return;
+  timers_.erase(std::make_pair(deadline->second, id));
+  deadlines_.erase(deadline);
+}
+
+int64_t EventLoop::MonotonicNanos() {
+  const sys::Timespec now = kernel_.MonotonicNow();
+  return now.seconds * 1000000000 + now.nanos;
+}
+
+int EventLoop::NextTimeout() {
+  if (timers_.empty()) return -1;
+  const int64_t left_ns = timers_.begin()->first.first - MonotonicNanos();
+  if (left_ns <= 0) return 0;
+  // Rounded up, so the loop never wakes just before the deadline and spins.
+  const int64_t left_ms = (left_ns + 999999) / 1000000;
+  return left_ms > INT_MAX ? INT_MAX : static_cast<int>(left_ms);
+}
+
+void EventLoop::RunExpiredTimers() {
+  const int64_t now = MonotonicNanos();
+  // A task may add or cancel timers, so the first entry is looked up anew
+  // each time.
+  while (!timers_.empty() && timers_.begin()->first.first <= now &&
+         !stop_requested_.load()) {
+    auto first = timers_.begin();
+    std::function<void()> task = std::move(first->second);
+    deadlines_.erase(first->first.second);
+    timers_.erase(first);
+    task();
+  }
+}
+
 Status EventLoop::Run() {
   loop_thread_ = std::this_thread::get_id();
   Status result;
   while (!stop_requested_.load()) {
     Result<std::vector<sys::EpollEvent>> events =
-        kernel_.EpollWait(epoll_fd_, kMaxEventsPerWait, -1);
+        kernel_.EpollWait(epoll_fd_, kMaxEventsPerWait, NextTimeout());
     if (!events.ok()) {
       result = events.status().Annotate("event loop: wait for events");
       break;
@@ -94,6 +138,7 @@ Status EventLoop::Run() {
       if (stop_requested_.load()) break;
       Dispatch(event);
     }
+    RunExpiredTimers();
   }
   stop_requested_ = false;
   loop_thread_ = std::thread::id();

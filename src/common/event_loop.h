@@ -3,7 +3,8 @@
 // Fds are registered with a callback that receives the ready epoll events.
 // Run() dispatches them on the calling thread (the loop thread) until Stop().
 // Other threads hand work to the loop with Post(), which wakes it through a
-// self-pipe.
+// self-pipe. Timers run a task once a delay on CLOCK_MONOTONIC has passed;
+// the loop sleeps in epoll_wait until the earliest deadline, so nothing polls.
 //
 // Thread-safety: Post(), Stop() and RunningOnAnotherThread() may be called
 // from any thread. Every other method must be called on the loop thread, or
@@ -55,6 +56,15 @@ class EventLoop {
   // Queues `task` to run on the loop thread after the current callback.
   void Post(std::function<void()> task);
 
+  // Runs `task` on the loop thread once `delay_ms` milliseconds have passed,
+  // or at the next wake-up when the delay is 0 or less. Returns an id for
+  // CancelTimer(). Loop thread only.
+  using TimerId = uint64_t;
+  TimerId AddTimer(int64_t delay_ms, std::function<void()> task);
+  // Cancels a timer that has not fired yet; does nothing otherwise.
+  void CancelTimer(TimerId id);
+  size_t timer_count() const { return timers_.size(); }
+
   // Dispatches events and posted tasks until Stop(). Returns OK after Stop(),
   // or the error of a failed epoll_wait.
   Status Run();
@@ -76,6 +86,10 @@ class EventLoop {
   void DrainWakePipe();
   void RunPostedTasks();
   void Dispatch(const sys::EpollEvent& event);
+  int64_t MonotonicNanos();
+  // The epoll_wait timeout until the earliest timer, or -1 without timers.
+  int NextTimeout();
+  void RunExpiredTimers();
 
   sys::Kernel& kernel_;
   int epoll_fd_ = -1;
@@ -87,6 +101,13 @@ class EventLoop {
   uint64_t next_token_ = 1;
   std::map<int, Watch> watches_;
   std::map<uint64_t, int> fds_by_token_;
+
+  // Pending timers, keyed by (deadline in monotonic nanoseconds, id) so that
+  // the earliest comes first and equal deadlines fire in the order they were
+  // added. deadlines_ maps a timer's id to its deadline.
+  TimerId next_timer_id_ = 1;
+  std::map<std::pair<int64_t, TimerId>, std::function<void()>> timers_;
+  std::map<TimerId, int64_t> deadlines_;
 
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_tasks_;

@@ -54,6 +54,19 @@ void Containers::LogLaunch(const std::string& id, const LaunchedProcess& launche
              fields);
 }
 
+void Containers::LogSkippedMounts(const std::string& id, const std::vector<MountSpec>& mounts) {
+  // TODO: bind the pod's volumes and kubelet's per-pod files (/etc/hosts,
+  // /etc/resolv.conf, the service-account token...) into a per-container
+  // mount namespace. Until then the workload reads the host's files there.
+  for (const MountSpec& mount : mounts) {
+    log_.Debug("mount skipped: Reaper does not apply config.json mounts yet",
+               {{"id", id},
+                {"destination", mount.destination},
+                {"type", mount.type},
+                {"source", mount.source}});
+  }
+}
+
 Status Containers::CreateExecFifo(const std::string& id) {
   const std::string path = store_.ExecFifoPath(id);
   Status status = kernel_.Mkfifo(path, 0622);
@@ -78,6 +91,7 @@ Status Containers::DoCreate(const std::string& id, const std::string& bundle,
   if (!bundle_path.ok()) return bundle_path.status().Annotate("resolve bundle path");
   Result<BundleSpec> spec = LoadBundleSpec(kernel_, *bundle_path);
   if (!spec.ok()) return spec.status();
+  LogSkippedMounts(id, spec->mounts);
   REAPER_RETURN_IF_ERROR(store_.CreateContainerDir(id));
 
   // From here on a failure removes the state directory again.

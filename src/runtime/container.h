@@ -71,6 +71,7 @@ class Containers {
   Result<std::string> AbsolutePath(const std::string& path);
   Status WritePidFile(const std::string& path, pid_t pid);
   void LogLaunch(const std::string& id, const LaunchedProcess& launched);
+  void LogSkippedMounts(const std::string& id, const std::vector<MountSpec>& mounts);
 
   sys::Kernel& kernel_;
   StateStore& store_;

@@ -176,6 +176,33 @@ Status ParseAnnotations(const Value& root, BundleSpec* spec) {
   return Status::Ok();
 }
 
+Status ParseMounts(const Value& root, BundleSpec* spec) {
+  const Value* mounts = root.Find("mounts");
+  if (mounts == nullptr || mounts->is_null()) return Status::Ok();
+  if (!mounts->is_array()) return WrongType("mounts", "an array", *mounts);
+  for (size_t i = 0; i < mounts->array().size(); ++i) {
+    const Value& entry = mounts->array()[i];
+    const std::string field = "mounts[" + std::to_string(i) + "]";
+    if (!entry.is_object()) return WrongType(field, "an object", entry);
+    MountSpec mount;
+    const Value* destination = entry.Find("destination");
+    if (destination == nullptr) return Invalid(field + ".destination is missing");
+    Result<std::string> parsed = ReadString(*destination, field + ".destination");
+    if (!parsed.ok()) return parsed.status();
+    mount.destination = *parsed;
+    for (auto [name, target] : {std::make_pair("type", &mount.type),
+                                std::make_pair("source", &mount.source)}) {
+      const Value* value = entry.Find(name);
+      if (value == nullptr) continue;
+      Result<std::string> text = ReadString(*value, field + "." + name);
+      if (!text.ok()) return text.status();
+      *target = *text;
+    }
+    spec->mounts.push_back(std::move(mount));
+  }
+  return Status::Ok();
+}
+
 Status ParseRoot(const Value& root, BundleSpec* spec) {
   const Value* root_object = root.Find("root");
   if (root_object == nullptr) return Status::Ok();
@@ -214,6 +241,7 @@ Result<BundleSpec> ParseBundleSpec(const std::string& text) {
   if (process == nullptr) return Invalid("process is missing");
   REAPER_RETURN_IF_ERROR(ParseProcessObject(*process, "process", &spec.process));
   REAPER_RETURN_IF_ERROR(ParseAnnotations(*document, &spec));
+  REAPER_RETURN_IF_ERROR(ParseMounts(*document, &spec));
   REAPER_RETURN_IF_ERROR(ParseRoot(*document, &spec));
   return spec;
 }

@@ -9,6 +9,10 @@
 //   process.terminal        true is rejected (Unimplemented) until consoles
 //                           are supported
 //   process.oomScoreAdj     optional integer in -1000..1000
+//   mounts                  array of {destination, type, source}; parsed
+//                           and logged, not mounted yet (Reaper's workloads
+//                           see the host's /proc, /sys, /dev and the files
+//                           under the overlay)
 //   annotations             object of strings
 //   root.path               kept for `state`; Reaper runs the process on
 //                           the host's overlay, not in this root
@@ -54,9 +58,17 @@ struct ProcessSpec {
   std::optional<int> oom_score_adj;
 };
 
+// One entry of config.json's "mounts".
+struct MountSpec {
+  std::string destination;
+  std::string type;
+  std::string source;
+};
+
 struct BundleSpec {
   std::string oci_version;
   ProcessSpec process;
+  std::vector<MountSpec> mounts;
   std::map<std::string, std::string> annotations;
   std::string root_path;
 };

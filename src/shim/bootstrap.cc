@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "containerd/runtime/bootstrap/v1/bootstrap.pb.h"
 #include "containerd/runtimeoptions/v1/api.pb.h"
 #include "google/protobuf/any.pb.h"
 #include "shim/bundle.h"
@@ -223,9 +224,18 @@ std::string WorkDirectoryFor(const std::string& state_dir, const std::string& na
 Result<std::string> ConfigPathFromOptions(const std::string& stdin_bytes) {
   if (stdin_bytes.empty()) return std::string();
   ::google::protobuf::Any any;
-  if (!any.ParseFromString(stdin_bytes) || !EndsWith(any.type_url(), kOptionsTypeName)) {
+  // containerd 2.3 and later send BootstrapParams, whose fields 1 and 2
+  // also decode as an Any. Only BootstrapParams carries field 5 or 6.
+  ::containerd::runtime::bootstrap::v1::BootstrapParams params;
+  if (params.ParseFromString(stdin_bytes) &&
+      (!params.containerd_ttrpc_address().empty() || !params.containerd_grpc_address().empty())) {
+    for (const auto& extension : params.extensions()) {
+      if (EndsWith(extension.value().type_url(), kOptionsTypeName)) any = extension.value();
+    }
+  } else if (!any.ParseFromString(stdin_bytes)) {
     return std::string();
   }
+  if (!EndsWith(any.type_url(), kOptionsTypeName)) return std::string();
   ::runtimeoptions::v1::Options options;
   if (!options.ParseFromString(any.value())) {
     return Status(Code::kInvalidArgument, "cannot decode runtimeoptions.v1.Options");

@@ -76,6 +76,11 @@ class Process {
   // The process exists, with `pid`, and waits to be started.
   void SetCreated(pid_t pid);
   void SetRunning(pid_t pid);
+  // The process has been reaped, but its exit waits until its output is
+  // drained: it still reports RUNNING, and its pid may already belong to
+  // another process, so it must not be signalled by pid.
+  void SetReaped() { reaped_ = true; }
+  bool reaped() const { return reaped_; }
   // Records the exit and returns the callbacks of the pending Waits, which
   // the caller runs. Ignored (returns none) when already stopped.
   std::vector<ExitCallback> SetExited(const ExitInfo& exit);
@@ -96,6 +101,7 @@ class Process {
   const StdioPaths stdio_paths_;
   ProcessState state_ = ProcessState::kCreated;
   pid_t pid_ = 0;
+  bool reaped_ = false;
   ExitInfo exit_;
   std::unique_ptr<ProcessStdio> stdio_;
   std::string spec_;

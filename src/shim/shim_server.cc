@@ -7,6 +7,7 @@
 #include "shim/exit_reaper.h"
 #include "shim/publisher.h"
 #include "shim/runtime_client.h"
+#include "shim/output_drain.h"
 #include "shim/task_server.h"
 #include "shim/task_service.h"
 #include "ttrpc/server.h"
@@ -60,7 +61,8 @@ int RunServer(sys::Kernel& kernel, Logger& logger, const ServerSetup& setup) {
       kernel, logger,
       {runtime_path.ok() ? *runtime_path : "", setup.config.runtime_root, work_dir,
        setup.environment, logger.level() == LogLevel::kDebug});
-  TaskService service(kernel, logger, runtime, publisher, reaper, {work_dir});
+  LoopOutputDrain drain(kernel, loop, logger);
+  TaskService service(kernel, logger, runtime, publisher, reaper, drain, {work_dir});
 
   ttrpc::Server server(kernel, loop, logger);
   // The Shutdown reply is written before the callback runs, unless the

@@ -11,6 +11,8 @@ constexpr char kDevNull[] = "/dev/null";
 constexpr char kFileScheme[] = "file://";
 constexpr char kFifoScheme[] = "fifo://";
 constexpr char kBinaryScheme[] = "binary://";
+// One page: the smallest pipe size, and a pipe with a single buffer slot.
+constexpr int kOnePage = 4096;
 
 bool StartsWith(const std::string& text, const std::string& prefix) {
   return text.compare(0, prefix.size(), prefix) == 0;
@@ -33,6 +35,8 @@ Result<std::unique_ptr<ProcessStdio>> ProcessStdio::Open(sys::Kernel& kernel,
   REAPER_RETURN_IF_ERROR(
       stdio->OpenOutput(paths.stderr_path, &stdio->stderr_holder_, &stdio->child_.stderr_fd)
           .Annotate("open stderr"));
+  stdio->stdout_drainable_ = stdio->ShrinkToOnePage(stdio->stdout_holder_);
+  stdio->stderr_drainable_ = stdio->ShrinkToOnePage(stdio->stderr_holder_);
   return stdio;
 }
 
@@ -98,6 +102,23 @@ Status ProcessStdio::OpenOutput(const std::string& uri, int* holder, int* child_
   Result<int> flags = kernel_.Fcntl(*writer, F_GETFL, 0);
   if (!flags.ok()) return flags.status();
   return kernel_.Fcntl(*writer, F_SETFL, *flags & ~O_NONBLOCK).status();
+}
+
+bool ProcessStdio::ShrinkToOnePage(int holder) {
+  if (holder < 0) return false;
+  Result<int> size = kernel_.Fcntl(holder, F_SETPIPE_SZ, kOnePage);
+  return size.ok() && *size == kOnePage;
+}
+
+std::vector<int> ProcessStdio::UndrainedOutputs() {
+  std::vector<int> fds;
+  for (auto [holder, drainable] : {std::make_pair(stdout_holder_, stdout_drainable_),
+                                   std::make_pair(stderr_holder_, stderr_drainable_)}) {
+    if (holder < 0 || !drainable) continue;
+    Result<int> unread = kernel_.BytesReadable(holder);
+    if (unread.ok() && *unread > 0) fds.push_back(holder);
+  }
+  return fds;
 }
 
 void ProcessStdio::CloseFd(int* fd) {

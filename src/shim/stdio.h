@@ -16,6 +16,10 @@
 //   workload's fd 0. The shim also keeps a write end open, so the workload
 //   reads end of file only after CloseIO{stdin} closes it and the client has
 //   closed its own end.
+// Each output FIFO is shrunk to one page (F_SETPIPE_SZ), so that OutputDrain
+// can tell when the client has read it empty. A FIFO that cannot be shrunk
+// is not drained. NOTE: a workload whose output nobody reads therefore
+// blocks after 4 KiB instead of 64 KiB, as on any full pipe.
 // An empty path is /dev/null. "file://<path>" appends to a regular file.
 // Terminals and "binary://" logging drivers are not supported.
 //
@@ -25,6 +29,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "sys/kernel.h"
@@ -68,6 +73,10 @@ class ProcessStdio {
   void CloseOutputs();
   void CloseAll();
 
+  // The shim's ends of the output FIFOs that were shrunk to one page and
+  // still hold unread data: what OutputDrain waits for.
+  std::vector<int> UndrainedOutputs();
+
  private:
   explicit ProcessStdio(sys::Kernel& kernel) : kernel_(kernel) {}
 
@@ -75,6 +84,8 @@ class ProcessStdio {
   // Opens one output stream: `*holder` gets the shim's end (or stays -1),
   // `*child_end` the process's end.
   Status OpenOutput(const std::string& uri, int* holder, int* child_end);
+  // Shrinks the FIFO behind `holder` to one page; false when that fails.
+  bool ShrinkToOnePage(int holder);
   void CloseFd(int* fd);
 
   sys::Kernel& kernel_;
@@ -82,6 +93,8 @@ class ProcessStdio {
   int stdin_writer_ = -1;
   int stdout_holder_ = -1;
   int stderr_holder_ = -1;
+  bool stdout_drainable_ = false;
+  bool stderr_drainable_ = false;
 };
 
 }  // namespace reaper::shim

@@ -50,12 +50,14 @@ StdioPaths StdioOf(const std::string& stdin_path, const std::string& stdout_path
 }  // namespace
 
 TaskService::TaskService(sys::Kernel& kernel, Logger& logger, RuntimeClient& runtime,
-                         Publisher& publisher, ExitReaper& reaper, Options options)
+                         Publisher& publisher, ExitReaper& reaper, OutputDrain& drain,
+                         Options options)
     : kernel_(kernel),
       logger_(logger),
       runtime_(runtime),
       publisher_(publisher),
       reaper_(reaper),
+      drain_(drain),
       options_(std::move(options)) {}
 
 Result<Container*> TaskService::FindContainer(const std::string& id) {
@@ -210,15 +212,36 @@ void TaskService::WatchExit(Process& process) {
 void TaskService::HandleExit(const std::string& container_id, const std::string& exec_id,
                              pid_t pid, const ExitInfo& exit) {
   Result<Process*> found = FindProcess(container_id, exec_id);
-  if (!found.ok() || (*found)->pid() != pid || (*found)->state() == ProcessState::kStopped) {
+  if (!found.ok() || (*found)->pid() != pid || (*found)->state() == ProcessState::kStopped ||
+      (*found)->reaped()) {
     logger_.Debug("exit of a process that is gone", {{"id", container_id},
                                                      {"exec_id", exec_id},
                                                      {"pid", std::to_string(pid)}});
     return;
   }
   Process& process = **found;
-  // TODO: drain what the process wrote to the output FIFOs before closing
-  // the shim's ends. Closing now can drop output that no client has read.
+  std::vector<int> undrained;
+  if (process.stdio() != nullptr) undrained = process.stdio()->UndrainedOutputs();
+  if (undrained.empty()) {
+    ReportExit(container_id, exec_id, pid, exit);
+    return;
+  }
+  process.SetReaped();
+  LogFields fields = FieldsOf(process);
+  fields.push_back({"fifos", std::to_string(undrained.size())});
+  logger_.Debug("process exited; waiting until its output is read", fields);
+  drain_.WhenDrained(undrained, [this, container_id, exec_id, pid, exit] {
+    ReportExit(container_id, exec_id, pid, exit);
+  });
+}
+
+void TaskService::ReportExit(const std::string& container_id, const std::string& exec_id,
+                             pid_t pid, const ExitInfo& exit) {
+  Result<Process*> found = FindProcess(container_id, exec_id);
+  if (!found.ok() || (*found)->pid() != pid || (*found)->state() == ProcessState::kStopped) {
+    return;
+  }
+  Process& process = **found;
   if (process.stdio() != nullptr) process.stdio()->CloseAll();
   std::vector<ExitCallback> waiters = process.SetExited(exit);
 
@@ -331,39 +354,68 @@ Status TaskService::KillProcess(Container& container, Process& process, int sign
   if (kill_execs) {
     for (Process* exec : container.execs()) {
       if (exec->state() != ProcessState::kRunning) continue;
-      Status status = Signal(*exec, signal, true);
-      if (status.ok()) continue;
+      Status status = Signal(*exec, signal);
+      if (status.ok() || status.code() == Code::kNotFound) continue;
       LogFields fields = FieldsOf(*exec);
       fields.push_back({"error", status.message()});
       logger_.Warning("signal exec failed", fields);
     }
   }
-  if (process.state() != ProcessState::kRunning) return Status::Ok();
-
   if (container.is_sandbox() && process.is_init()) {
+    if (process.state() != ProcessState::kRunning) return Status::Ok();
     // The sandbox has no process: any signal but the probe 0 ends it at once.
     if (signal == 0) return Status::Ok();
     const ExitInfo exit{128 + static_cast<uint32_t>(signal), kernel_.Now()};
     HandleExit(container.id(), "", process.pid(), exit);
     return Status::Ok();
   }
-  return Signal(process, signal, all);
+  if (process.state() != ProcessState::kRunning) {
+    // Kill{all} of an exited init: children it left behind still run in its
+    // process group.
+    SignalLeftovers(process, signal);
+    return Status::Ok();
+  }
+  return Signal(process, signal);
 }
 
-Status TaskService::Signal(const Process& process, int signal, bool group) {
+Status TaskService::Signal(const Process& process, int signal) {
   const pid_t pid = process.pid();
-  if (group) {
-    Status status = kernel_.Kill(-pid, signal);
-    if (status.ok()) return status;
-    // A workload that does not lead its own process group has no group to
-    // signal (ESRCH), so the process alone gets the signal below.
-    if (status.error_number() != ESRCH) {
-      return status.Annotate("signal the process group of pid " + std::to_string(pid));
-    }
+  if (pid <= 0 || pid == kernel_.GetPid()) {
+    return Status(Code::kFailedPrecondition, "process " + process.event_id() + " has no pid to signal");
   }
-  Status status = kernel_.Kill(pid, signal);
+  // reaper-runtime makes every workload and exec process a session leader,
+  // so its children are in its process group too, and a stop reaches them
+  // all at once.
+  Status status = kernel_.Kill(-pid, signal);
+  if (status.ok()) return status;
+  if (status.error_number() != ESRCH) {
+    return status.Annotate("signal the process group of pid " + std::to_string(pid));
+  }
+  // Reaped, with its exit waiting for its output to drain: its pid is free
+  // for reuse, and nothing is left to signal.
+  if (process.reaped()) return Status::Ok();
+  // A process that left its group (setpgid, setsid) gets the signal alone.
+  status = kernel_.Kill(pid, signal);
   if (status.error_number() == ESRCH) return Status(Code::kNotFound, "process already finished");
   return status.Annotate("signal pid " + std::to_string(pid));
+}
+
+void TaskService::SignalLeftovers(const Process& process, int signal) {
+  const pid_t pid = process.pid();
+  if (pid <= 0 || pid == kernel_.GetPid()) return;
+  // NOTE: once the group is empty its id may be reused, but only after the
+  // kernel has cycled through every other free pid (pid_max), and the group
+  // is signalled right after the exit.
+  Status status = kernel_.Kill(-pid, signal);
+  if (status.ok()) {
+    LogFields fields = FieldsOf(process);
+    fields.push_back({"signal", std::to_string(signal)});
+    logger_.Info("signalled processes left in the process group of an exited process", fields);
+  } else if (status.error_number() != ESRCH) {
+    LogFields fields = FieldsOf(process);
+    fields.push_back({"error", status.message()});
+    logger_.Warning("signal the processes left in a process group failed", fields);
+  }
 }
 
 // ---- Exec and CloseIO ---------------------------------------------------------
@@ -428,11 +480,17 @@ Result<task::DeleteResponse> TaskService::DeleteInit(Container& container) {
   if (init.state() == ProcessState::kCreated) KillUnstarted(container);
 
   for (Process* exec : container.execs()) {
-    if (exec->state() != ProcessState::kRunning) continue;
-    logger_.Info("killing an exec left running by its deleted task", FieldsOf(*exec));
-    (void)Signal(*exec, SIGKILL, false);
+    if (exec->state() == ProcessState::kRunning) {
+      logger_.Info("killing an exec left running by its deleted task", FieldsOf(*exec));
+      (void)Signal(*exec, SIGKILL);
+    } else if (exec->state() == ProcessState::kStopped) {
+      SignalLeftovers(*exec, SIGKILL);
+    }
   }
   if (!container.is_sandbox()) {
+    // A workload that exited may have left children behind (a daemon it
+    // started, a background job still holding its stdout).
+    SignalLeftovers(init, SIGKILL);
     Status deleted = runtime_.Delete(container.id(), true);
     if (!deleted.ok() && deleted.code() != Code::kNotFound) {
       return deleted.Annotate("delete task " + container.id());

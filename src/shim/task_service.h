@@ -15,11 +15,18 @@
 // TaskExit before TaskDelete. Exits are handled on the loop thread, after
 // the RPC that started the process has queued its start event.
 //
+// An exit is reported (TaskExit, Wait replies, State STOPPED) only once the
+// output FIFOs containerd reads are drained, see output_drain.h.
+//
+// Signals go to the process group each workload and exec process leads, so
+// a stop reaches the workload's children at once. Deleting a task kills what
+// is left in the process groups of its processes.
+//
 // Replies that differ from a plain "ok or error", matching containerd's runc
 // shim where containerd depends on them:
 // - Kill of an exited process: NotFound "process already finished", except
-//   Kill{all} of an exited init, which still signals the exec processes that
-//   are left and returns OK.
+//   Kill{all} of an exited init, which still signals the exec processes and
+//   the init's process group that are left and returns OK.
 // - Delete of a created, never started init kills it first.
 // - Connect for an unknown id: OK with task_pid 0.
 // - Pause, Resume, Checkpoint, Update, ResizePty and Stats: Unimplemented.
@@ -40,6 +47,7 @@
 #include "shim/bundle.h"
 #include "shim/container.h"
 #include "shim/exit_reaper.h"
+#include "shim/output_drain.h"
 #include "shim/publisher.h"
 #include "shim/runtime_client.h"
 #include "sys/kernel.h"
@@ -61,7 +69,7 @@ class TaskService {
   using WaitCallback = std::function<void(const Result<task::WaitResponse>& response)>;
 
   TaskService(sys::Kernel& kernel, Logger& logger, RuntimeClient& runtime, Publisher& publisher,
-              ExitReaper& reaper, Options options);
+              ExitReaper& reaper, OutputDrain& drain, Options options);
   TaskService(const TaskService&) = delete;
   TaskService& operator=(const TaskService&) = delete;
 
@@ -99,13 +107,21 @@ class TaskService {
   Status StartInit(Container& container);
   Status StartExec(Container& container, Process& process);
   void WatchExit(Process& process);
+  // Handles a reaped exit: reports it at once, or once OutputDrain has seen
+  // the process's output FIFOs read empty. Ignored when the process is gone,
+  // already stopped or already waiting for its output.
+  void HandleExit(const std::string& container_id, const std::string& exec_id, pid_t pid,
+                  const ExitInfo& exit);
   // Records an exit: closes the process's stdio, publishes TaskExit and
   // replies to its pending Waits. Ignored when the process is gone or already
   // stopped.
-  void HandleExit(const std::string& container_id, const std::string& exec_id, pid_t pid,
+  void ReportExit(const std::string& container_id, const std::string& exec_id, pid_t pid,
                   const ExitInfo& exit);
   Status KillProcess(Container& container, Process& process, int signal, bool all);
-  Status Signal(const Process& process, int signal, bool group);
+  // Signals the process and its process group.
+  Status Signal(const Process& process, int signal);
+  // Signals what is left in the process group of an exited process.
+  void SignalLeftovers(const Process& process, int signal);
   // Kills a created init that was never started, and waits for its exit.
   void KillUnstarted(Container& container);
   Result<task::DeleteResponse> DeleteInit(Container& container);
@@ -115,6 +131,7 @@ class TaskService {
   RuntimeClient& runtime_;
   Publisher& publisher_;
   ExitReaper& reaper_;
+  OutputDrain& drain_;
   const Options options_;
   std::map<std::string, std::unique_ptr<Container>> containers_;
 };

@@ -298,5 +298,54 @@ TEST_F(EventLoopTest, RunningOnAnotherThreadOnlyWhileRunElsewhere) {
   EXPECT_FALSE(loop_.RunningOnAnotherThread());
 }
 
+TEST_F(EventLoopTest, TimerFiresAfterItsDelay) {
+  const sys::Timespec start = kernel_.MonotonicNow();
+  sys::Timespec fired;
+  loop_.AddTimer(30, [&] {
+    fired = kernel_.MonotonicNow();
+    loop_.Stop();
+  });
+  RunUntilStopped();
+
+  const int64_t elapsed_ms =
+      (fired.seconds - start.seconds) * 1000 + (fired.nanos - start.nanos) / 1000000;
+  EXPECT_GE(elapsed_ms, 30);
+  EXPECT_EQ(loop_.timer_count(), 0u);
+}
+
+TEST_F(EventLoopTest, TimersFireInDeadlineOrder) {
+  std::vector<int> order;
+  loop_.AddTimer(20, [&] {
+    order.push_back(2);
+    loop_.Stop();
+  });
+  loop_.AddTimer(0, [&] { order.push_back(1); });
+  RunUntilStopped();
+
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+}
+
+TEST_F(EventLoopTest, CancelledTimerNeverRuns) {
+  bool cancelled_ran = false;
+  EventLoop::TimerId cancelled = loop_.AddTimer(0, [&] { cancelled_ran = true; });
+  loop_.AddTimer(10, [&] { loop_.Stop(); });
+  loop_.CancelTimer(cancelled);
+  loop_.CancelTimer(cancelled);  // a second cancel is harmless
+  RunUntilStopped();
+
+  EXPECT_FALSE(cancelled_ran);
+}
+
+TEST_F(EventLoopTest, TimerMayCancelAnotherTimer) {
+  bool second_ran = false;
+  EventLoop::TimerId second = 0;
+  loop_.AddTimer(0, [&] { loop_.CancelTimer(second); });
+  second = loop_.AddTimer(5, [&] { second_ran = true; });
+  loop_.AddTimer(20, [&] { loop_.Stop(); });
+  RunUntilStopped();
+
+  EXPECT_FALSE(second_ran);
+}
+
 }  // namespace
 }  // namespace reaper

@@ -93,6 +93,32 @@ TEST(OciSpecTest, RejectsWrongTypesNamingField) {
             "ociVersion must be a string, not a number");
 }
 
+TEST(OciSpecTest, ParsesKubeletMounts) {
+  Result<BundleSpec> spec = ParseBundleSpec(R"({"process": {"args": ["sh"]}, "mounts": [
+      {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid"]},
+      {"destination": "/etc/hosts", "type": "bind", "source": "/var/lib/kubelet/pods/p/etc-hosts"},
+      {"destination": "/dev/termination-log"}]})");
+
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_EQ(spec->mounts.size(), 3u);
+  EXPECT_EQ(spec->mounts[0].destination, "/proc");
+  EXPECT_EQ(spec->mounts[0].type, "proc");
+  EXPECT_EQ(spec->mounts[1].source, "/var/lib/kubelet/pods/p/etc-hosts");
+  EXPECT_EQ(spec->mounts[2].destination, "/dev/termination-log");
+  EXPECT_EQ(spec->mounts[2].type, "");
+}
+
+TEST(OciSpecTest, RejectsMalformedMountsNamingField) {
+  EXPECT_EQ(SpecError(R"({"process": {"args": ["sh"]}, "mounts": {}})"),
+            "mounts must be an array, not an object");
+  EXPECT_EQ(SpecError(R"({"process": {"args": ["sh"]}, "mounts": ["/proc"]})"),
+            "mounts[0] must be an object, not a string");
+  EXPECT_EQ(SpecError(R"({"process": {"args": ["sh"]}, "mounts": [{"type": "proc"}]})"),
+            "mounts[0].destination is missing");
+  EXPECT_EQ(SpecError(R"({"process": {"args": ["sh"]}, "mounts": [{"destination": "/x", "source": 1}]})"),
+            "mounts[0].source must be a string, not a number");
+}
+
 TEST(OciSpecTest, RejectsInvalidValues) {
   EXPECT_EQ(SpecError(R"({"process": {"args": ["sh"], "cwd": "work"}})"),
             "process.cwd \"work\" must be an absolute path");

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "containerd/runtime/bootstrap/v1/bootstrap.pb.h"
 #include "containerd/runtimeoptions/v1/api.pb.h"
 #include "fakes/fake_kernel.h"
 #include "google/protobuf/any.pb.h"
@@ -63,6 +64,54 @@ TEST(RuntimeOptionsTest, RejectsUndecodableOptions) {
   Result<std::string> path = ConfigPathFromOptions(any.SerializeAsString());
   ASSERT_FALSE(path.ok());
   EXPECT_EQ(path.status().code(), Code::kInvalidArgument);
+}
+
+// containerd 2.3 and later: BootstrapParams with the options Any as an
+// extension.
+std::string BootstrapParamsBytes(const std::string& options_type_url,
+                                 const std::string& config_path) {
+  ::containerd::runtime::bootstrap::v1::BootstrapParams params;
+  params.set_instance_id("pod1");
+  params.set_namespace_("k8s.io");
+  params.set_containerd_version("2.3.0");
+  params.set_containerd_ttrpc_address("/run/containerd/containerd.sock.ttrpc");
+  params.set_containerd_grpc_address("/run/containerd/containerd.sock");
+  if (!options_type_url.empty()) {
+    ::runtimeoptions::v1::Options options;
+    options.set_config_path(config_path);
+    ::google::protobuf::Any* any = params.add_extensions()->mutable_value();
+    any->set_type_url(options_type_url);
+    any->set_value(options.SerializeAsString());
+  }
+  return params.SerializeAsString();
+}
+
+TEST(RuntimeOptionsTest, ReadsConfigPathFromBootstrapParams) {
+  Result<std::string> path = ConfigPathFromOptions(
+      BootstrapParamsBytes("runtimeoptions.v1.Options", "/etc/reaper/node.conf"));
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(*path, "/etc/reaper/node.conf");
+}
+
+TEST(RuntimeOptionsTest, BootstrapParamsWithoutOptionsHaveNoConfigPath) {
+  Result<std::string> path = ConfigPathFromOptions(BootstrapParamsBytes("", ""));
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(*path, "");
+}
+
+TEST(RuntimeOptionsTest, RuncOptionsInBootstrapParamsIgnored) {
+  // A runtime table copied from runc's, with its [options], must not break
+  // the shim.
+  Result<std::string> path =
+      ConfigPathFromOptions(BootstrapParamsBytes("containerd.runc.v1.Options", "ignored"));
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(*path, "");
+}
+
+TEST(RuntimeOptionsTest, GarbageStdinHasNoConfigPath) {
+  Result<std::string> path = ConfigPathFromOptions("not a protobuf message\xff");
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(*path, "");
 }
 
 TEST(ShimPathsTest, WorkDirectoryIsPerNamespace) {

@@ -115,7 +115,8 @@ class TaskServerTest : public ::testing::Test {
   ExitReaper reaper_{kernel_, logger_};
   std::string directory_;
   std::string socket_path_;
-  TaskService service_{kernel_, logger_, runtime_, publisher_, reaper_,
+  RecordingOutputDrain drain_;
+  TaskService service_{kernel_, logger_, runtime_, publisher_, reaper_, drain_,
                        {"/tmp/reaper-task-server-test-unused"}};
   ttrpc::Server server_{kernel_, loop_, logger_};
   ttrpc::Client client_{kernel_};

@@ -112,6 +112,30 @@ class TaskServiceTest : public ::testing::Test {
     return slot;
   }
 
+  void WriteSandboxBundle(const std::string& id) {
+    WriteBundle(id, "{\"io.kubernetes.cri.container-type\":\"sandbox\","
+                    "\"io.kubernetes.cri.sandbox-id\":\"" + id + "\"}");
+  }
+
+  void StartSandbox(const std::string& id) {
+    WriteSandboxBundle(id);
+    Result<task::CreateTaskResponse> created = service_.Create(CreateRequest(id));
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    StartTask(id);
+  }
+
+  // Forks a child of workload `pid`; it stays in the workload's process
+  // group, as a background job of a shell does.
+  pid_t ForkChildOf(pid_t pid) {
+    pid_t child = 0;
+    kernel_.RunAsChild(pid, [&] {
+      Result<pid_t> forked = kernel_.Fork();
+      ASSERT_TRUE(forked.ok());
+      child = *forked;
+    });
+    return child;
+  }
+
   // Ends a workload process and lets the reaper see it.
   void ExitWorkload(pid_t pid, int code) {
     kernel_.ExitProcess(pid, code);
@@ -132,7 +156,8 @@ class TaskServiceTest : public ::testing::Test {
   FakeRuntimeClient runtime_{kernel_};
   RecordingPublisher publisher_;
   ExitReaper reaper_{kernel_, logger_};
-  TaskService service_{kernel_, logger_, runtime_, publisher_, reaper_, {kWorkDir}};
+  RecordingOutputDrain drain_;
+  TaskService service_{kernel_, logger_, runtime_, publisher_, reaper_, drain_, {kWorkDir}};
 };
 
 // ---- Create -----------------------------------------------------------------
@@ -453,13 +478,7 @@ TEST_F(TaskServiceTest, KillAllOfExitedInitReachesExecs) {
 
 TEST_F(TaskServiceTest, KillAllSignalsProcessGroup) {
   pid_t pid = TaskIn("t1", ProcessState::kRunning);
-  pid_t child = 0;
-  kernel_.RunAsChild(pid, [&] {
-    ASSERT_TRUE(kernel_.SetSid().ok());
-    Result<pid_t> forked = kernel_.Fork();
-    ASSERT_TRUE(forked.ok());
-    child = *forked;
-  });
+  pid_t child = ForkChildOf(pid);
 
   ASSERT_TRUE(Kill("t1", SIGKILL, true).ok());
   reaper_.OnReadable();
@@ -469,21 +488,54 @@ TEST_F(TaskServiceTest, KillAllSignalsProcessGroup) {
   EXPECT_FALSE(kernel_.ProcessExists(child));
 }
 
-TEST_F(TaskServiceTest, KillWithoutAllSparesProcessGroup) {
+TEST_F(TaskServiceTest, KillWithoutAllReachesProcessGroup) {
+  // StopContainer sends SIGTERM without `all`; the workload's children must
+  // get it too.
   pid_t pid = TaskIn("t1", ProcessState::kRunning);
-  pid_t child = 0;
-  kernel_.RunAsChild(pid, [&] {
-    ASSERT_TRUE(kernel_.SetSid().ok());
-    Result<pid_t> forked = kernel_.Fork();
-    ASSERT_TRUE(forked.ok());
-    child = *forked;
-  });
+  pid_t child = ForkChildOf(pid);
+
+  ASSERT_TRUE(Kill("t1", SIGTERM).ok());
+  reaper_.OnReadable();
+
+  EXPECT_EQ(State("t1")->status(), types::STOPPED);
+  EXPECT_EQ(State("t1")->exit_status(), 128u + SIGTERM);
+  EXPECT_FALSE(kernel_.ProcessExists(child));
+}
+
+TEST_F(TaskServiceTest, KillSparesChildInOwnSession) {
+  // A child that started its own session left the workload's process group.
+  pid_t pid = TaskIn("t1", ProcessState::kRunning);
+  pid_t child = ForkChildOf(pid);
+  kernel_.RunAsChild(child, [&] { ASSERT_TRUE(kernel_.SetSid().ok()); });
 
   ASSERT_TRUE(Kill("t1", SIGKILL).ok());
   reaper_.OnReadable();
 
-  EXPECT_EQ(State("t1")->status(), types::STOPPED);
-  EXPECT_EQ(kernel_.Process(child).state, fakes::FakeKernel::ProcessState::kRunning);
+  EXPECT_EQ(State("t1")->exit_status(), 137u);
+  EXPECT_TRUE(kernel_.ProcessExists(child));
+}
+
+TEST_F(TaskServiceTest, KillAllOfExitedInitReachesLeftoverChildren) {
+  pid_t pid = TaskIn("t1", ProcessState::kRunning);
+  pid_t child = ForkChildOf(pid);
+  ExitWorkload(pid, 0);
+  ASSERT_EQ(State("t1")->status(), types::STOPPED);
+
+  ASSERT_TRUE(Kill("t1", SIGKILL, true).ok());
+  reaper_.OnReadable();
+
+  EXPECT_FALSE(kernel_.ProcessExists(child));
+}
+
+TEST_F(TaskServiceTest, DeleteKillsLeftoverChildren) {
+  pid_t pid = TaskIn("t1", ProcessState::kRunning);
+  pid_t child = ForkChildOf(pid);
+  ExitWorkload(pid, 0);
+
+  ASSERT_TRUE(Delete("t1").ok());
+  reaper_.OnReadable();
+
+  EXPECT_FALSE(kernel_.ProcessExists(child));
 }
 
 TEST_F(TaskServiceTest, KillOfExecSignalsOnlyIt) {
@@ -694,8 +746,7 @@ TEST_F(TaskServiceTest, UnsupportedMethodsAreUnimplemented) {
 // ---- The pod sandbox ------------------------------------------------------------
 
 TEST_F(TaskServiceTest, SandboxRunsUntilKilled) {
-  WriteBundle("sb", "{\"io.kubernetes.cri.container-type\":\"sandbox\","
-                    "\"io.kubernetes.cri.sandbox-id\":\"sb\"}");
+  WriteSandboxBundle("sb");
   Result<task::CreateTaskResponse> created = service_.Create(CreateRequest("sb"));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_EQ(created->pid(), static_cast<uint32_t>(kernel_.current()));
@@ -721,6 +772,64 @@ TEST_F(TaskServiceTest, SandboxRunsUntilKilled) {
   EXPECT_TRUE(kernel_.ProcessExists(kernel_.current()));
 }
 
+TEST_F(TaskServiceTest, SandboxWaitAfterKillReturnsAtOnce) {
+  StartSandbox("sb");
+  ASSERT_TRUE(Kill("sb", SIGKILL).ok());
+
+  auto first = Wait("sb");
+  auto second = Wait("sb");
+
+  ASSERT_TRUE(first->has_value());
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((**first)->exit_status(), 137u);
+  EXPECT_EQ((**second)->exit_status(), 137u);
+  EXPECT_EQ((**first)->exited_at().seconds(), (**second)->exited_at().seconds());
+}
+
+TEST_F(TaskServiceTest, SandboxKillReleasesEveryWaiter) {
+  StartSandbox("sb");
+  auto first = Wait("sb");
+  auto second = Wait("sb");
+
+  ASSERT_TRUE(Kill("sb", SIGKILL).ok());
+
+  ASSERT_TRUE(first->has_value());
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((**second)->exit_status(), 137u);
+}
+
+TEST_F(TaskServiceTest, SandboxProbeSignalKeepsItRunning) {
+  StartSandbox("sb");
+  auto waited = Wait("sb");
+
+  ASSERT_TRUE(Kill("sb", 0).ok());
+
+  EXPECT_FALSE(waited->has_value());
+  EXPECT_EQ(State("sb")->status(), types::RUNNING);
+}
+
+TEST_F(TaskServiceTest, SandboxSigtermExitsWith143) {
+  StartSandbox("sb");
+  ASSERT_TRUE(Kill("sb", SIGTERM).ok());
+  EXPECT_EQ(State("sb")->exit_status(), 143u);
+}
+
+TEST_F(TaskServiceTest, ShimServesPodTasksUntilLastDelete) {
+  StartSandbox("sb");
+  pid_t pid = TaskIn("c1", ProcessState::kRunning);
+  EXPECT_EQ(service_.task_count(), 2u);
+
+  ExitWorkload(pid, 0);
+  ASSERT_TRUE(Delete("c1").ok());
+  EXPECT_EQ(service_.task_count(), 1u);
+  ASSERT_TRUE(Kill("sb", SIGKILL).ok());
+  ASSERT_TRUE(Delete("sb").ok());
+
+  // No task left: the server stops after the next Shutdown.
+  EXPECT_EQ(service_.task_count(), 0u);
+  EXPECT_TRUE(kernel_.ProcessExists(kernel_.current()));
+}
+
 // ---- Stdio ------------------------------------------------------------------------
 
 class TaskServiceStdioTest : public TaskServiceTest {
@@ -735,8 +844,25 @@ class TaskServiceStdioTest : public TaskServiceTest {
     for (const char* name : {"/run/fifo/out", "/run/fifo/err"}) {
       Result<int> fd = kernel_.Open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
       ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+      client_readers_.push_back(*fd);
     }
   }
+
+  void WriteAs(pid_t pid, int fd, const std::string& text) {
+    kernel_.RunAsChild(pid, [&] {
+      Result<size_t> written = kernel_.Write(fd, text.data(), text.size());
+      ASSERT_TRUE(written.ok()) << written.status().ToString();
+    });
+  }
+
+  // Reads what the client's end of stdout holds.
+  std::string ReadStdout() {
+    char buffer[65536];
+    Result<size_t> read = kernel_.Read(client_readers_[0], buffer, sizeof(buffer));
+    return read.ok() ? std::string(buffer, *read) : std::string();
+  }
+
+  std::vector<int> client_readers_;
 
   task::CreateTaskRequest FifoRequest(bool with_stdin) {
     WriteBundle("t1");
@@ -811,6 +937,70 @@ TEST_F(TaskServiceStdioTest, ShimKeepsOutputsOpenUntilExit) {
 
   StartTask("t1");
   ExitWorkload(pid, 0);
+
+  EXPECT_EQ(kernel_.OpenFds(kernel_.current()), before);
+}
+
+TEST_F(TaskServiceStdioTest, OutputFifosShrinkToOnePage) {
+  Result<task::CreateTaskResponse> created = service_.Create(FifoRequest(false));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  for (int reader : client_readers_) {
+    EXPECT_EQ(*kernel_.Fcntl(reader, F_GETPIPE_SZ, 0), 4096);
+  }
+}
+
+TEST_F(TaskServiceStdioTest, ExitWithEmptyOutputIsReportedAtOnce) {
+  Result<task::CreateTaskResponse> created = service_.Create(FifoRequest(false));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  pid_t pid = StartTask("t1");
+  auto waited = Wait("t1");
+
+  ExitWorkload(pid, 3);
+
+  EXPECT_EQ(drain_.pending_count(), 0u);
+  EXPECT_EQ(State("t1")->status(), types::STOPPED);
+  ASSERT_TRUE(waited->has_value());
+  EXPECT_EQ((**waited)->exit_status(), 3u);
+}
+
+TEST_F(TaskServiceStdioTest, ExitWaitsUntilOutputIsRead) {
+  Result<task::CreateTaskResponse> created = service_.Create(FifoRequest(false));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  pid_t pid = StartTask("t1");
+  auto waited = Wait("t1");
+  WriteAs(pid, 1, "last words\n");
+  publisher_.Clear();
+
+  ExitWorkload(pid, 0);
+
+  // Reaped, but not reported while the client has not read the output.
+  EXPECT_EQ(drain_.pending_count(), 1u);
+  EXPECT_EQ(drain_.first_fds().size(), 1u);
+  EXPECT_EQ(State("t1")->status(), types::RUNNING);
+  EXPECT_FALSE(waited->has_value());
+  EXPECT_TRUE(publisher_.Topics().empty());
+  // A stop arriving meanwhile succeeds without signalling a reused pid.
+  EXPECT_TRUE(Kill("t1", SIGTERM).ok());
+
+  EXPECT_EQ(ReadStdout(), "last words\n");
+  drain_.FinishAll();
+
+  EXPECT_EQ(State("t1")->status(), types::STOPPED);
+  ASSERT_TRUE(waited->has_value());
+  EXPECT_EQ((**waited)->exit_status(), 0u);
+  EXPECT_EQ(publisher_.Topics(), std::vector<std::string>{"/tasks/exit"});
+}
+
+TEST_F(TaskServiceStdioTest, DrainedExitClosesShimEnds) {
+  const std::vector<int> before = kernel_.OpenFds(kernel_.current());
+  Result<task::CreateTaskResponse> created = service_.Create(FifoRequest(false));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  pid_t pid = StartTask("t1");
+  WriteAs(pid, 2, "error\n");
+  ExitWorkload(pid, 1);
+  ASSERT_EQ(drain_.pending_count(), 1u);
+
+  drain_.FinishAll();
 
   EXPECT_EQ(kernel_.OpenFds(kernel_.current()), before);
 }

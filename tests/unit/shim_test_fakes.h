@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes/fake_kernel.h"
+#include "shim/output_drain.h"
 #include "shim/publisher.h"
 #include "shim/runtime_client.h"
 
@@ -57,9 +58,34 @@ class RecordingPublisher : public Publisher {
   std::vector<Event> events_;
 };
 
+// Keeps every drain request until the test finishes it, as if the client
+// read the FIFOs empty.
+class RecordingOutputDrain : public OutputDrain {
+ public:
+  void WhenDrained(const std::vector<int>& fds, std::function<void()> done) override {
+    pending_.push_back({fds, std::move(done)});
+  }
+
+  size_t pending_count() const { return pending_.size(); }
+  // The fds of the oldest pending request; empty when none is pending.
+  std::vector<int> first_fds() const { return pending_.empty() ? std::vector<int>() : pending_[0].fds; }
+  void FinishAll() {
+    std::vector<Request> pending;
+    pending.swap(pending_);
+    for (Request& request : pending) request.done();
+  }
+
+ private:
+  struct Request {
+    std::vector<int> fds;
+    std::function<void()> done;
+  };
+  std::vector<Request> pending_;
+};
+
 // Acts like reaper-runtime on the fake kernel: each create or exec forks a
 // runtime process, which puts the given stdio on its fds 0-2, forks the
-// workload and exits. The client then reaps the runtime process, so the
+// workload, makes it a session leader and exits. The client then reaps the runtime process, so the
 // workload is re-parented to the nearest child subreaper: the test process,
 // which plays the shim.
 class FakeRuntimeClient : public RuntimeClient {
@@ -136,6 +162,7 @@ class FakeRuntimeClient : public RuntimeClient {
       workload = *forked;
       kernel_.Exit(0);
     });
+    kernel_.RunAsChild(workload, [&] { EXPECT_TRUE(kernel_.SetSid().ok()); });
     if (reap_runtime_) {
       Result<sys::WaitResult> reaped = kernel_.Wait(*runtime, 0);
       EXPECT_TRUE(reaped.ok()) << reaped.status().ToString();
