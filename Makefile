@@ -18,6 +18,7 @@
 CXX ?= g++
 PROTOC ?= protoc
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 DESTDIR ?=
 BUILD ?= build
 SANITIZE ?=
@@ -63,7 +64,7 @@ RUNTIME := $(BUILD)/reaper-runtime
 UNIT_TESTS := $(BUILD)/unit-tests
 ROOT_TESTS := $(BUILD)/root-tests
 
-.PHONY: all test unit-test sanitize-test root-test check-syscalls deps \
+.PHONY: all test unit-test sanitize-test root-test check-syscalls script-test deps \
         integration demo bench install uninstall clean
 .DELETE_ON_ERROR:
 
@@ -108,6 +109,10 @@ deps:
 check-syscalls:
 	scripts/check-no-raw-syscalls.sh
 
+# The scripts' own tests: rootless, in temporary directories.
+script-test:
+	tests/scripts/configure_containerd_test.sh
+
 unit-test: $(UNIT_TESTS)
 	$(UNIT_TESTS) --gtest_brief=1
 
@@ -121,6 +126,7 @@ root-test: $(ROOT_TESTS) all
 
 test: deps
 	$(MAKE) check-syscalls
+	$(MAKE) script-test
 	$(MAKE) all unit-test
 	$(MAKE) sanitize-test
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) root-test; \
@@ -135,9 +141,13 @@ demo:
 bench: all
 	scripts/bench.sh --skip-build --build-dir $(BUILD)
 
+# The node configuration is installed only when none exists, so an
+# operator's settings survive a reinstall.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(SHIM) $(RUNTIME) $(DESTDIR)$(PREFIX)/bin/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/reaper/reaper.conf ] || \
+	  install -D -m 0644 kubernetes/reaper.conf $(DESTDIR)$(SYSCONFDIR)/reaper/reaper.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/containerd-shim-reaper-v2 $(DESTDIR)$(PREFIX)/bin/reaper-runtime

@@ -20,6 +20,10 @@ namespace reaper::shim {
 namespace {
 
 constexpr char kOptionsTypeName[] = "runtimeoptions.v1.Options";
+// The file in the bundle that keeps the runtime options' config_path for the
+// delete action.
+constexpr char kConfigPathFile[] = "reaper-config-path";
+constexpr size_t kMaxConfigPathBytes = 4096;
 constexpr char kUnixScheme[] = "unix://";
 constexpr char kDevNull[] = "/dev/null";
 // sizeof(sockaddr_un.sun_path) minus the terminating NUL.
@@ -70,11 +74,18 @@ void SetLogLevel(Logger& logger, const ShimFlags& flags, const Config& config) {
 }
 
 // Loads the configuration; a config_path from the runtime options wins over
-// REAPER_CONFIG and is passed on to reaper-runtime in its environment.
-Result<Config> LoadStartConfig(sys::Kernel& kernel, std::vector<std::string>* environment) {
+// REAPER_CONFIG and is passed on to reaper-runtime in its environment. The
+// path is also saved in the bundle, because containerd runs the delete
+// action without runtime options.
+Result<Config> LoadStartConfig(sys::Kernel& kernel, const std::string& bundle,
+                               std::vector<std::string>* environment) {
   Result<std::string> config_path = ConfigPathFromOptions(ReadAll(kernel, 0));
   if (!config_path.ok()) return config_path.status().Annotate("read runtime options from stdin");
-  if (!config_path->empty()) environment->push_back("REAPER_CONFIG=" + *config_path);
+  if (!config_path->empty()) {
+    environment->push_back("REAPER_CONFIG=" + *config_path);
+    Status saved = WriteFileAtomic(kernel, bundle + "/" + kConfigPathFile, *config_path, 0600);
+    if (!saved.ok()) return saved.Annotate("save the runtime options' config path");
+  }
 
   Environment variables = EnvironmentFromStrings(*environment);
   if (!config_path->empty()) variables["REAPER_CONFIG"] = *config_path;
@@ -266,7 +277,7 @@ int RunStart(sys::Kernel& kernel, const ShimFlags& flags,
   if (status.ok()) status = ValidateId("namespace", flags.namespace_name);
   Result<std::string> bundle = kernel.Getcwd();
   if (status.ok()) status = bundle.status();
-  Result<Config> config = status.ok() ? LoadStartConfig(kernel, &server_environment)
+  Result<Config> config = status.ok() ? LoadStartConfig(kernel, *bundle, &server_environment)
                                       : Result<Config>(status);
   Result<std::string> address = config.ok() ? Result<std::string>(Status()) : config.status();
   if (config.ok()) {
@@ -324,10 +335,20 @@ int RunDelete(sys::Kernel& kernel, const ShimFlags& flags,
   }
 
   std::vector<std::string> warnings;
+  std::vector<std::string> runtime_environment = environment;
   Environment variables = EnvironmentFromStrings(environment);
-  // NOTE: containerd sends no runtime options to delete, so a config_path
-  // given to start is not read here. The default configuration and the
-  // REAPER_* environment must name the same directories.
+  // containerd sends no runtime options to delete, so the config_path that
+  // start received comes from the bundle.
+  Result<std::string> bundle = flags.bundle.empty() ? kernel.Getcwd() : flags.bundle;
+  Result<std::string> config_path =
+      bundle.ok() ? ReadFile(kernel, *bundle + "/" + kConfigPathFile, kMaxConfigPathBytes)
+                  : Result<std::string>(bundle.status());
+  if (config_path.ok() && !config_path->empty()) {
+    variables["REAPER_CONFIG"] = *config_path;
+    runtime_environment.push_back("REAPER_CONFIG=" + *config_path);
+  } else if (!config_path.ok() && config_path.status().error_number() != ENOENT) {
+    warnings.push_back("read the saved config path: " + config_path.status().message());
+  }
   Result<Config> config = LoadConfig(kernel, variables);
   if (!config.ok()) {
     warnings.push_back("load the configuration: " + config.status().message());
@@ -344,7 +365,7 @@ int RunDelete(sys::Kernel& kernel, const ShimFlags& flags,
   ReaperRuntimeClient runtime(
       kernel, logger,
       {runtime_path.ok() ? *runtime_path : "", config.ok() ? config->runtime_root : "", work_dir,
-       environment, flags.debug});
+       runtime_environment, flags.debug});
 
   ::containerd::task::v2::DeleteResponse response =
       CleanupTask(kernel, runtime, work_dir, flags.id, &warnings);
