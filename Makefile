@@ -109,9 +109,13 @@ deps:
 check-syscalls:
 	scripts/check-no-raw-syscalls.sh
 
-# The scripts' own tests: rootless, in temporary directories.
+# The scripts' own tests and those of the kind mode's kubectl driver (on
+# fake kubectl, docker and kind programs): rootless, in temporary
+# directories. /usr/bin/python3 is the interpreter the end-to-end tests use.
 script-test:
 	tests/scripts/configure_containerd_test.sh
+	/usr/bin/python3 tests/e2e/kubectl_driver_test.py
+	/usr/bin/python3 tests/e2e/kind_mode_test.py
 
 unit-test: $(UNIT_TESTS)
 	$(UNIT_TESTS) --gtest_brief=1

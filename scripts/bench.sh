@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compares Reaper with runc under one private containerd: the wall time of
-# `ctr run --rm IMAGE ID /bin/true` and the resident memory of each shim.
+# `ctr run --rm IMAGE ID /bin/true`, the resident memory of each shim, and
+# the time until POD_COUNT pods started at once through CRI have all exited.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -17,8 +18,15 @@ source "$REPO/scripts/lib/tasks.sh"
 REAPER=io.containerd.reaper.v2
 RUNC=io.containerd.runc.v2
 RUNS=15
+POD_COUNT=20
+POD_ROUNDS=3
+RUN_CRI=1
 SKIP_BUILD=0
 BUILD_DIR=$REPO/build
+
+# /usr/bin/python3: Debian's python3-grpcio is installed for it only.
+CRI_PYTHON=/usr/bin/python3
+CRI_RUNNER=$REPO/tests/e2e/run.py
 
 # Targets, reported but not enforced: Reaper takes at most half of runc's
 # time per run, and its shim stays under 1.5 MiB resident.
@@ -32,11 +40,18 @@ Usage: scripts/bench.sh [OPTIONS]
 Starts a private containerd, then runs "ctr run --rm IMAGE ID /bin/true"
 RUNS times per runtime, alternating Reaper and runc, and prints the median
 wall time of each and their ratio. Then reads the shim's VmRSS while a
-"sleep 30" task runs, for both runtimes. Targets (reported, not enforced):
-Reaper at most ${TARGET_RATIO} of runc's time, its shim under ${TARGET_SHIM_KIB} KiB. Needs root.
+"sleep 30" task runs, for both runtimes. Then, through containerd's CRI
+plugin, starts POD_COUNT pods at once (each runs "echo hi") and times the
+span from the first RunPodSandbox until every container has exited, in
+alternating rounds per runtime handler (reaper-v2, runc), and prints the
+median of each. Targets (reported, not enforced): Reaper at most
+${TARGET_RATIO} of runc's time per ctr run, its shim under ${TARGET_SHIM_KIB} KiB. Needs root.
 
 Options:
-  --runs N          runs per runtime (default: $RUNS)
+  --runs N          ctr runs per runtime (default: $RUNS)
+  --pods N          pods started at once per CRI round (default: $POD_COUNT)
+  --pod-rounds N    CRI rounds per runtime (default: $POD_ROUNDS)
+  --no-cri          skip the CRI pod benchmark
   --skip-build      do not run make first
   --build-dir DIR   where the binaries are (default: build)
   --keep            keep the temporary directory
@@ -48,6 +63,9 @@ parse_options() {
   while (($# > 0)); do
     case $1 in
       --runs) RUNS=${2:?--runs needs a number}; shift ;;
+      --pods) POD_COUNT=${2:?--pods needs a number}; shift ;;
+      --pod-rounds) POD_ROUNDS=${2:?--pod-rounds needs a number}; shift ;;
+      --no-cri) RUN_CRI=0 ;;
       --skip-build) SKIP_BUILD=1 ;;
       --build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift ;;
       --keep) CONTAINERD_KEEP=1 ;;
@@ -57,6 +75,21 @@ parse_options() {
     shift
   done
   [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
+  [[ $POD_COUNT =~ ^[1-9][0-9]*$ ]] || die "--pods must be a positive integer, got '$POD_COUNT'"
+  [[ $POD_ROUNDS =~ ^[1-9][0-9]*$ ]] ||
+    die "--pod-rounds must be a positive integer, got '$POD_ROUNDS'"
+}
+
+# Starts POD_COUNT pods at once with CRI runtime handler $1 and appends the
+# milliseconds until all of them have exited to file $2. run.py removes the
+# pods again.
+time_pod_round() {
+  local handler=$1 file=$2 elapsed
+  elapsed=$("$CRI_PYTHON" "$CRI_RUNNER" bench --address "$CONTAINERD_ADDRESS"     --handler "$handler" --pods "$POD_COUNT" --log-root "$CONTAINERD_DIR/pods"     --containerd-pid "$CONTAINERD_PID" --reaper-state "$REAPER_STATE") ||
+    die "the CRI pod benchmark failed for handler $handler"
+  [[ $elapsed =~ ^[0-9]+$ ]] || die "run.py bench printed '$elapsed', not a number of milliseconds"
+  # summarize_times reads microseconds.
+  echo $((elapsed * 1000)) >>"$file"
 }
 
 # Runs /bin/true once under runtime $1 as container $2 and appends the wall
@@ -118,8 +151,13 @@ main() {
     make -C "$REPO" -j"$(nproc)" BUILD="$BUILD_DIR" >&2
   fi
 
+  CONTAINERD_CRI=$RUN_CRI
   containerd_start "$BUILD_DIR"
   image_import
+  if ((RUN_CRI)); then
+    image_import_cri
+    mkdir -p "$CONTAINERD_DIR/pods"
+  fi
   log "private containerd in $CONTAINERD_DIR; $RUNS runs per runtime"
   local reaper_file=$CONTAINERD_DIR/reaper-times runc_file=$CONTAINERD_DIR/runc-times
 
@@ -143,6 +181,24 @@ main() {
   reaper_rss=$SHIM_RSS
   measure_shim_rss "$RUNC"
   runc_rss=$SHIM_RSS
+
+  local reaper_pods=$CONTAINERD_DIR/reaper-pods runc_pods=$CONTAINERD_DIR/runc-pods
+  local pods_reaper_median pods_reaper_min pods_reaper_max pods_ratio
+  local pods_runc_median pods_runc_min pods_runc_max
+  if ((RUN_CRI)); then
+    log "$POD_ROUNDS rounds of $POD_COUNT pods at once per runtime handler"
+    # One unmeasured round each, as for ctr above.
+    time_pod_round reaper-v2 /dev/null
+    time_pod_round runc /dev/null
+    for ((i = 1; i <= POD_ROUNDS; i++)); do
+      time_pod_round reaper-v2 "$reaper_pods"
+      time_pod_round runc "$runc_pods"
+    done
+    read -r pods_reaper_median pods_reaper_min pods_reaper_max < <(summarize_times "$reaper_pods")
+    read -r pods_runc_median pods_runc_min pods_runc_max < <(summarize_times "$runc_pods")
+    pods_ratio=$(awk -v a="$pods_reaper_median" -v b="$pods_runc_median" \
+      'BEGIN { printf "%.2f", a / b }')
+  fi
   containerd_stop
 
   printf 'machine: %s, %s CPUs, kernel %s, containerd %s\n' "$(uname -m)" "$(nproc)" \
@@ -154,6 +210,15 @@ main() {
     "$(target_result "$ratio <= $TARGET_RATIO")"
   printf 'Reaper shim VmRSS: %s KiB (target under %s KiB: %s)\n' "$reaper_rss" "$TARGET_SHIM_KIB" \
     "$(target_result "$reaper_rss < $TARGET_SHIM_KIB")"
+  if ((RUN_CRI)); then
+    printf '\n%s pods started at once through CRI, ms until all exited:\n' "$POD_COUNT"
+    printf '%-24s %6s %10s %10s %10s\n' handler rounds "median ms" "min ms" "max ms"
+    printf '%-24s %6s %10s %10s %10s\n' reaper-v2 "$POD_ROUNDS" "$pods_reaper_median" \
+      "$pods_reaper_min" "$pods_reaper_max"
+    printf '%-24s %6s %10s %10s %10s\n' runc "$POD_ROUNDS" "$pods_runc_median" \
+      "$pods_runc_min" "$pods_runc_max"
+    printf 'median pod time Reaper/runc: %s\n' "$pods_ratio"
+  fi
 }
 
 main "$@"

@@ -6,11 +6,16 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-BUILD_PACKAGES=(g++ make protobuf-compiler libprotobuf-dev libgtest-dev libgmock-dev)
-# util-linux and mount provide unshare, mount and umount. python3 is for
-# test clients, such as a CRI client for a Kubernetes mode.
-# NOTE: no script uses python3 yet.
-INTEGRATION_PACKAGES=(containerd runc util-linux mount python3)
+# python3 and its gRPC and protobuf modules also serve `make script-test`,
+# which tests the kind mode's Python driver; strace lets the test of
+# configure-containerd.sh check that `containerd config dump` changes nothing.
+BUILD_PACKAGES=(g++ make protobuf-compiler libprotobuf-dev libgtest-dev libgmock-dev
+  python3 python3-grpcio python3-protobuf strace)
+# util-linux and mount provide unshare, mount and umount. The CRI cases of
+# tests/e2e run on /usr/bin/python3 with Debian's gRPC and protobuf modules,
+# compile their messages with protoc and the pause image with g++.
+INTEGRATION_PACKAGES=(containerd runc util-linux mount python3 python3-grpcio python3-protobuf
+  protobuf-compiler g++)
 
 usage() {
   cat <<USAGE

@@ -11,15 +11,27 @@
 #                     cannot move Reaper's state elsewhere
 #   shim.log          the Reaper shim's own log
 #   fifo/, runc/      ctr's stdio FIFOs, runc's state
-#   containerd.log    the daemon's debug log The directory name is kept short
-# because the shim's sockets live at reaper/s/<64 hex digits> and a unix
-# socket path may be at most 107 bytes long.
+#   cni/              empty CNI plugin and configuration directories (CRI)
+#   pods/             the CRI pods' log directories (tests/e2e)
+#   containerd.log    the daemon's debug log
+# The directory name is kept short because the shim's sockets live at
+# reaper/s/<64 hex digits> and a unix socket path may be at most 107 bytes
+# long.
+#
+# With CONTAINERD_CRI=1 the daemon also serves the CRI API on its socket,
+# with two runtime handlers: "reaper-v2" (io.containerd.reaper.v2) and "runc"
+# (io.containerd.runc.v2). Its pod sandbox image is PAUSE_IMAGE of
+# scripts/lib/image.sh, which image_import_cri builds and imports, so CRI
+# never pulls from a registry. Pods must use the host network: no CNI plugin
+# is configured. The CRI plugin keeps its own state under root/ and state/,
+# and its stream server (exec and attach URLs) listens on 127.0.0.1 only.
 #
 # Two things land outside it when runc is used. containerd-shim-runc-v2 from
 # containerd 1.6 always puts its socket in /run/containerd/s, whatever the
-# daemon's state directory is, and runc creates the cgroup "default" (named
-# after the containerd namespace) in every hierarchy. containerd_stop removes
-# both again when they did not exist before containerd_start and are empty.
+# daemon's state directory is, and runc creates the cgroups "default" and,
+# for CRI pods, "k8s.io" (named after the containerd namespace) in every
+# hierarchy. containerd_stop removes both again when they did not exist
+# before containerd_start and are empty.
 #
 # Usage:
 #   containerd_start BUILD_DIR   start the daemon; sets the variables below
@@ -36,6 +48,8 @@ CONTAINERD_PID=""      # the daemon's PID
 CONTAINERD_KEEP=0      # 1: containerd_stop leaves CONTAINERD_DIR in place
 REAPER_STATE=""        # REAPER_STATE_DIR as the shim and runtime see it
 CONTAINERD_LEFTOVER_COUNT=0  # processes containerd_stop had to kill
+CONTAINERD_CRI=0       # 1: enable the CRI plugin (set before containerd_start)
+CRI_SANDBOX_IMAGE=localhost/reaper-pause:1  # PAUSE_IMAGE of image.sh
 
 # Seconds to wait for the daemon's socket, and for processes to exit after
 # SIGTERM, before giving up or escalating to SIGKILL.
@@ -43,28 +57,86 @@ CONTAINERD_START_TIMEOUT=30
 CONTAINERD_STOP_TIMEOUT=10
 
 _containerd_created_run_dir=0
-_containerd_created_cgroups=0
+_containerd_initial_cgroups=""
 
-# Prints the cgroup directories runc creates for the "default" namespace.
-_containerd_default_cgroups() {
+# Prints the cgroup directories runc creates for the containerd namespaces
+# "default" (ctr) and "k8s.io" (CRI).
+_containerd_namespace_cgroups() {
   local dir
-  for dir in /sys/fs/cgroup/default /sys/fs/cgroup/*/default; do
+  for dir in /sys/fs/cgroup/{default,k8s.io} /sys/fs/cgroup/*/{default,k8s.io}; do
     if [[ -d $dir ]]; then
       printf '%s\n' "$dir"
     fi
   done
 }
 
+# Succeeds if this shell has CAP_SYS_RESOURCE (bit 24 of CapEff), which
+# lowering a process's oom_score_adj needs.
+_containerd_has_cap_sys_resource() {
+  local capabilities
+  capabilities=$(awk '$1 == "CapEff:" { print $2 }' /proc/self/status)
+  (((0x$capabilities >> 24) & 1))
+}
+
+# Prints the CRI plugin's configuration for the daemon in directory $1.
+_containerd_cri_config() {
+  local dir=$1 cri='plugins."io.containerd.grpc.v1.cri"' restrict_oom_score_adj=false
+  # CRI gives pod sandboxes oom_score_adj -998. Without CAP_SYS_RESOURCE
+  # (some VMs and containers withhold it even from root) runc cannot set
+  # that, so CRI is configured to raise such values to containerd's own.
+  if ! _containerd_has_cap_sys_resource; then
+    restrict_oom_score_adj=true
+  fi
+  cat <<EOF
+[$cri]
+  sandbox_image = "$CRI_SANDBOX_IMAGE"
+  restrict_oom_score_adj = $restrict_oom_score_adj
+  # Port 0: the kernel picks a free port, printed in the daemon's log.
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_tls_streaming = false
+  max_container_log_line_size = 16384
+
+[$cri.containerd]
+  default_runtime_name = "runc"
+  snapshotter = "overlayfs"
+
+[$cri.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[$cri.containerd.runtimes.runc.options]
+  # runc's state, otherwise under /run/containerd/runc.
+  Root = "$dir/runc"
+
+[$cri.containerd.runtimes.reaper-v2]
+  runtime_type = "io.containerd.reaper.v2"
+  # Read by containerd 1.7 only; 1.6 ignores the key and always runs the
+  # pod sandbox as a task of the runtime.
+  sandbox_mode = "podsandbox"
+
+[$cri.containerd.runtimes.reaper-v2.options]
+  # Sent to the shim in the task options, as a kubelet node's containerd
+  # would send /etc/reaper/reaper.conf.
+  ConfigPath = "$dir/reaper.conf"
+
+[$cri.cni]
+  bin_dir = "$dir/cni/bin"
+  conf_dir = "$dir/cni/conf"
+EOF
+}
+
 # Writes the daemon's configuration to $1/config.toml and Reaper's to
 # $1/reaper.conf.
 _containerd_write_config() {
-  local dir=$1
+  local dir=$1 disabled_plugins='"io.containerd.grpc.v1.cri"'
+  if ((CONTAINERD_CRI)); then
+    disabled_plugins=""
+  fi
   cat >"$dir/config.toml" <<EOF
 version = 2
 root = "$dir/root"
 state = "$dir/state"
-# No CRI server yet: the tests drive containerd through ctr only.
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+disabled_plugins = [$disabled_plugins]
 
 [grpc]
   address = "$dir/c.sock"
@@ -78,6 +150,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$dir/opt"
 EOF
+  if ((CONTAINERD_CRI)); then
+    _containerd_cri_config "$dir" >>"$dir/config.toml"
+  fi
   cat >"$dir/reaper.conf" <<EOF
 # Reaper configuration for this private containerd only.
 REAPER_STATE_DIR=$dir/reaper
@@ -97,7 +172,7 @@ containerd_start() {
   command -v containerd >/dev/null || die "containerd is not installed (run scripts/install-deps.sh integration)"
 
   [[ -e /run/containerd ]] || _containerd_created_run_dir=1
-  [[ -n $(_containerd_default_cgroups) ]] || _containerd_created_cgroups=1
+  _containerd_initial_cgroups=$(_containerd_namespace_cgroups)
   CONTAINERD_DIR=$(mktemp -d /tmp/rp.XXXXXX)
   trap containerd_stop EXIT
   trap 'exit 130' INT
@@ -106,6 +181,9 @@ containerd_start() {
   CONTAINERD_ADDRESS=$CONTAINERD_DIR/c.sock
   REAPER_STATE=$CONTAINERD_DIR/reaper
   mkdir -p "$CONTAINERD_DIR/fifo" "$CONTAINERD_DIR/runc" "$CONTAINERD_DIR/logs"
+  if ((CONTAINERD_CRI)); then
+    mkdir -p "$CONTAINERD_DIR/cni/bin" "$CONTAINERD_DIR/cni/conf" "$CONTAINERD_DIR/pods"
+  fi
   _containerd_write_config "$CONTAINERD_DIR"
 
   PATH="$build_dir:$PATH" REAPER_STATE_DIR=$REAPER_STATE REAPER_CONFIG=$CONTAINERD_DIR/reaper.conf \
@@ -267,9 +345,8 @@ containerd_stop() {
   if ((_containerd_created_run_dir)); then
     rmdir /run/containerd/s /run/containerd 2>/dev/null || true
   fi
-  if ((_containerd_created_cgroups)); then
-    _containerd_default_cgroups | xargs -r rmdir 2>/dev/null || true
-  fi
+  LC_ALL=C comm -13 <(printf '%s\n' "$_containerd_initial_cgroups" | LC_ALL=C sort) \
+    <(_containerd_namespace_cgroups | LC_ALL=C sort) | xargs -r rmdir 2>/dev/null || true
 
   CONTAINERD_DIR=""
   CONTAINERD_PID=""
