@@ -522,6 +522,23 @@ def parallel_pods(ctx):
                f"pod {index} logged {output!r}, expected 'pod-{index}'")
 
 
+@case("one-shim-per-pod")
+def one_shim_per_pod(ctx):
+    # Each pod's sandbox and container share one shim: the start of the
+    # container answers with the address of the shim its sandbox started.
+    marker = ctx.marker()
+    before = set(ctx.driver.runtime_shim_pids())
+    pods = [ctx.run(["/bin/sleep", "1000"], env={MARKER_VARIABLE: marker}) for _ in range(2)]
+    for pod in pods:
+        ctx.wait_running(pod)
+    shims = set(ctx.driver.runtime_shim_pids()) - before
+    ctx.detail(f"shims of the two pods: {sorted(shims)}")
+    expect(len(shims) == 2, f"{len(shims)} new shims for 2 running pods, expected 2")
+    for pod in pods:
+        ctx.remove(pod)
+    ctx.expect_no_marked_processes(marker, "workloads outlived their removed pods")
+
+
 @case("create-delete-cycles")
 def create_delete_cycles(ctx):
     marker = ctx.marker()
