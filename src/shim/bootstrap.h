@@ -3,9 +3,11 @@
 //
 // start (cwd = the task's bundle; containerd reads stdout and stderr through
 // one pipe and dials whatever is printed):
-// 1. Reads runtime options from stdin, a google.protobuf.Any that contains
-//    runtimeoptions.v1.Options. Its config_path names the reaper.conf to
-//    load, for the shim and for the reaper-runtime it runs.
+// 1. Reads runtime options from stdin: a google.protobuf.Any that contains
+//    runtimeoptions.v1.Options, or from containerd 2.3 on a BootstrapParams
+//    message that carries that Any as an extension. Its config_path names
+//    the reaper.conf to load, for the shim and for the reaper-runtime it
+//    runs, and is saved as <bundle>/reaper-config-path for `delete`.
 // 2. Picks the pod: the io.kubernetes.cri.sandbox-id annotation of
 //    config.json, else the task id. One server serves every task of a pod on
 //    the socket <state dir>/s/<sha256(address/namespace/pod)>.
@@ -18,7 +20,11 @@
 //    (shim_server.h). It must not keep the pipe of fds 1 and 2, because
 //    containerd waits until every holder of that pipe has closed it.
 // 5. Writes <bundle>/address and prints the same address, "unix://<path>"
-//    without a newline, which containerd 1.6 to 2.x all accept.
+//    without a newline. containerd 1.6 dials it as is; 1.7 and 2.0-2.2 take
+//    text that is not JSON as a ttrpc address of task API v2; 2.3 first
+//    tries to decode a BootstrapResult, which such an address is not, and
+//    then falls back to the 2.0 rules. So every version talks to the
+//    service containerd.task.v2.Task.
 //
 // Why fork and not re-exec (the Go shims re-execute themselves with the
 // socket as fd 3): `start` runs no thread, so a forked child is a clean copy

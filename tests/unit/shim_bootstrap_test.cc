@@ -114,6 +114,17 @@ TEST(RuntimeOptionsTest, GarbageStdinHasNoConfigPath) {
   EXPECT_EQ(*path, "");
 }
 
+TEST(StartAnswerTest, AddressIsNotABootstrapResult) {
+  // containerd 2.3 decodes the output of start as a BootstrapResult first
+  // and falls back to reading an address only when that decode fails.
+  const std::string answer =
+      "unix://" + SocketPathFor("/run/reaper", "/run/containerd/containerd.sock", "k8s.io", "pod1");
+  ::containerd::runtime::bootstrap::v1::BootstrapResult result;
+  EXPECT_FALSE(result.ParseFromString(answer));
+  EXPECT_EQ(answer.find('\n'), std::string::npos);
+  EXPECT_NE(answer[0], '{');
+}
+
 TEST(ShimPathsTest, WorkDirectoryIsPerNamespace) {
   EXPECT_EQ(WorkDirectoryFor("/run/reaper", "k8s.io"), "/run/reaper/shim/k8s.io");
 }
