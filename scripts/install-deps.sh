@@ -6,9 +6,10 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-# python3 and its gRPC and protobuf modules also serve `make script-test`,
-# which tests the kind mode's Python driver; strace lets the test of
-# configure-containerd.sh check that `containerd config dump` changes nothing.
+# `make script-test` tests the kind mode's Python driver, so it needs python3
+# with its gRPC and protobuf modules. With strace, the test of
+# configure-containerd.sh also checks that `containerd config dump` changes
+# nothing.
 BUILD_PACKAGES=(g++ make protobuf-compiler libprotobuf-dev libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf strace)
 # util-linux and mount provide unshare, mount and umount. The CRI cases of

@@ -525,7 +525,7 @@ def parallel_pods(ctx):
 @case("one-shim-per-pod")
 def one_shim_per_pod(ctx):
     # Each pod's sandbox and container share one shim: the start of the
-    # container answers with the address of the shim its sandbox started.
+    # container returns the address of the shim its sandbox started.
     marker = ctx.marker()
     before = set(ctx.driver.runtime_shim_pids())
     pods = [ctx.run(["/bin/sleep", "1000"], env={MARKER_VARIABLE: marker}) for _ in range(2)]
