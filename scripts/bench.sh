@@ -62,22 +62,24 @@ EOF
 parse_options() {
   while (($# > 0)); do
     case $1 in
-      --runs) RUNS=${2:?--runs needs a number}; shift ;;
-      --pods) POD_COUNT=${2:?--pods needs a number}; shift ;;
-      --pod-rounds) POD_ROUNDS=${2:?--pod-rounds needs a number}; shift ;;
+      --runs) RUNS=$(option_value "$1" "${2-}"); shift ;;
+      --pods) POD_COUNT=$(option_value "$1" "${2-}"); shift ;;
+      --pod-rounds) POD_ROUNDS=$(option_value "$1" "${2-}"); shift ;;
       --no-cri) RUN_CRI=0 ;;
       --skip-build) SKIP_BUILD=1 ;;
-      --build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift ;;
+      --build-dir) BUILD_DIR=$(option_value "$1" "${2-}"); shift ;;
       --keep) CONTAINERD_KEEP=1 ;;
       -h | --help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
     shift
   done
-  [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, got '$RUNS'"
-  [[ $POD_COUNT =~ ^[1-9][0-9]*$ ]] || die "--pods must be a positive integer, got '$POD_COUNT'"
-  [[ $POD_ROUNDS =~ ^[1-9][0-9]*$ ]] ||
-    die "--pod-rounds must be a positive integer, got '$POD_ROUNDS'"
+  # At most four digits, which also keeps bash's arithmetic from wrapping.
+  [[ $RUNS =~ ^[1-9][0-9]{0,3}$ ]] || die "--runs must be an integer from 1 to 9999, got '$RUNS'"
+  [[ $POD_COUNT =~ ^[1-9][0-9]{0,2}$ ]] ||
+    die "--pods must be an integer from 1 to 999, got '$POD_COUNT'"
+  [[ $POD_ROUNDS =~ ^[1-9][0-9]{0,2}$ ]] ||
+    die "--pod-rounds must be an integer from 1 to 999, got '$POD_ROUNDS'"
 }
 
 # Starts POD_COUNT pods at once with CRI runtime handler $1 and appends the

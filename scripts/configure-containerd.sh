@@ -892,9 +892,6 @@ main() {
   log "$reason"
 
   warn_disabled_cri
-  if [[ $reaper_config != "$DEFAULT_REAPER_CONFIG" ]]; then
-    log "warning: containerd runs the shim's cleanup action (delete) without runtime options, so that action reads $DEFAULT_REAPER_CONFIG, not $reaper_config; keep REAPER_STATE_DIR and the other directories the same in both files"
-  fi
   if [[ ! -e $reaper_config ]]; then
     log "warning: $reaper_config does not exist. The shim fails to start a pod when the file named by ConfigPath is missing; create it (it may be empty): install -D -m 0644 /dev/null $reaper_config"
   fi

@@ -42,7 +42,7 @@ parse_options() {
   while (($# > 0)); do
     case $1 in
       --skip-build) SKIP_BUILD=1 ;;
-      --build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift ;;
+      --build-dir) BUILD_DIR=$(option_value "$1" "${2-}"); shift ;;
       --keep) CONTAINERD_KEEP=1 ;;
       -h | --help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;

@@ -74,25 +74,28 @@ CRI_PHASE_TIMEOUT=900
 parse_options() {
   while (($# > 0)); do
     case $1 in
-      --runtime) RUNTIME=${2:?--runtime needs a runtime name}; shift ;;
+      --runtime) RUNTIME=$(option_value "$1" "${2-}"); shift ;;
       --skip-build) SKIP_BUILD=1 ;;
-      --build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift ;;
+      --build-dir) BUILD_DIR=$(option_value "$1" "${2-}"); shift ;;
       --keep) CONTAINERD_KEEP=1 ;;
       --verbose) VERBOSE=1 ;;
       --cri-only) RUN_CTR_CHECKS=0; RUN_CRI_CASES=1 ;;
       --no-cri) RUN_CRI_CASES=0 ;;
       --cri-case)
-        CRI_CASES+=("${2:?--cri-case needs a case name}")
+        CRI_CASES+=("$(option_value "$1" "${2-}")")
         RUN_CTR_CHECKS=0
         shift
         ;;
-      --mode) MODE=${2:?--mode needs auto, local or kind}; shift ;;
+      --mode) MODE=$(option_value "$1" "${2-}"); shift ;;
       --no-cleanup) NO_CLEANUP=1 ;;
       -h | --help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
     shift
   done
+  if ((!RUN_CTR_CHECKS && !RUN_CRI_CASES)); then
+    die "--no-cri together with --cri-only or --cri-case leaves no check to run"
+  fi
 }
 
 build() {

@@ -101,7 +101,7 @@ expect_no_leftovers() {
   local bundle=$CONTAINERD_DIR/state/io.containerd.runtime.v2.task/default/$id
   [[ ! -e $bundle ]] || { fail "task bundle $bundle still exists"; return; }
   if is_reaper; then
-    [[ ! -e $REAPER_STATE/runtime/$id ]] || { fail "runtime state $REAPER_STATE/runtime/$id still exists"; return; }
+    [[ ! -e $REAPER_STATE/runtime/default/$id ]] || { fail "runtime state $REAPER_STATE/runtime/default/$id still exists"; return; }
     [[ ! -e $REAPER_STATE/shim/default/$id ]] || { fail "shim work directory $REAPER_STATE/shim/default/$id still exists"; return; }
   fi
   if ctr_private containers list -q | grep -qxF -- "$id"; then

@@ -13,6 +13,17 @@ die() {
   exit 1
 }
 
+# Prints the value of option $1, which is the next argument $2, or fails
+# with an error naming the option when there is none (or $2 is the next
+# option). Used as VALUE=$(option_value "$1" "${2-}") under `set -e`, the
+# failure ends the script.
+option_value() {
+  if [[ -z ${2-} || $2 == --* ]]; then
+    die "option $1 needs a value"
+  fi
+  printf '%s\n' "$2"
+}
+
 # Exits with an error unless the script runs as root. $1 names what needs root.
 require_root() {
   if [[ $(id -u) -ne 0 ]]; then

@@ -10,7 +10,9 @@
 #   reaper.conf       REAPER_CONFIG, so that a node's /etc/reaper/reaper.conf
 #                     cannot move Reaper's state elsewhere
 #   shim.log          the Reaper shim's own log
-#   fifo/, runc/      ctr's stdio FIFOs, runc's state
+#   fifo/, runc/      ctr's stdio FIFOs (pass --fifo-dir "$CONTAINERD_DIR/fifo"
+#                     to ctr_private run, as scripts/lib/tasks.sh does), runc's
+#                     state
 #   cni/              empty CNI plugin and configuration directories (CRI)
 #   pods/             the CRI pods' log directories (tests/e2e)
 #   containerd.log    the daemon's debug log
@@ -342,8 +344,12 @@ containerd_stop() {
   fi
   # rmdir removes only empty directories (and only unused cgroups), so
   # anything another containerd uses meanwhile stays.
+  # ctr puts its FIFOs in /run/containerd/fifo unless a subcommand gets
+  # --fifo-dir, and runc without a Root option keeps its state in
+  # /run/containerd/runc.
   if ((_containerd_created_run_dir)); then
-    rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+    rmdir /run/containerd/s /run/containerd/fifo /run/containerd/runc /run/containerd \
+      2>/dev/null || true
   fi
   LC_ALL=C comm -13 <(printf '%s\n' "$_containerd_initial_cgroups" | LC_ALL=C sort) \
     <(_containerd_namespace_cgroups | LC_ALL=C sort) | xargs -r rmdir 2>/dev/null || true

@@ -16,8 +16,10 @@
 //                        /etc/reaper/reaper.conf; a missing default file is
 //                        fine, a missing file named here is an error.
 //   REAPER_STATE_DIR     base of all runtime state. Default /run/reaper.
-//   REAPER_RUNTIME_ROOT  reaper-runtime's state directory (one subdirectory
-//                        per container). Default $REAPER_STATE_DIR/runtime.
+//   REAPER_RUNTIME_ROOT  reaper-runtime's state directory; the shim uses one
+//                        subdirectory per containerd namespace, and
+//                        reaper-runtime one below it per container.
+//                        Default $REAPER_STATE_DIR/runtime.
 //   REAPER_OVERLAY_BASE  upper, work and merged directories of the overlay,
 //                        one subdirectory per isolation key. Default
 //                        $REAPER_STATE_DIR/overlay.

@@ -79,7 +79,8 @@ void SetLogLevel(Logger& logger, const ShimFlags& flags, const Config& config) {
 // action without runtime options.
 Result<Config> LoadStartConfig(sys::Kernel& kernel, const std::string& bundle,
                                std::vector<std::string>* environment) {
-  Result<std::string> config_path = ConfigPathFromOptions(ReadAll(kernel, 0));
+  std::string ignored_type;
+  Result<std::string> config_path = ConfigPathFromOptions(ReadAll(kernel, 0), &ignored_type);
   if (!config_path.ok()) return config_path.status().Annotate("read runtime options from stdin");
   if (!config_path->empty()) {
     environment->push_back("REAPER_CONFIG=" + *config_path);
@@ -89,7 +90,14 @@ Result<Config> LoadStartConfig(sys::Kernel& kernel, const std::string& bundle,
 
   Environment variables = EnvironmentFromStrings(*environment);
   if (!config_path->empty()) variables["REAPER_CONFIG"] = *config_path;
-  return LoadConfig(kernel, variables);
+  Result<Config> config = LoadConfig(kernel, variables);
+  if (config.ok() && !ignored_type.empty()) {
+    config->warnings.push_back("runtime options of type " + ignored_type +
+                               " ignored: Reaper reads only runtimeoptions.v1.Options "
+                               "(ConfigPath); fix the options table of the runtime in "
+                               "containerd's configuration");
+  }
+  return config;
 }
 
 // Reports whether a server accepts connections on `path`.
@@ -228,11 +236,16 @@ std::string SocketPathFor(const std::string& state_dir, const std::string& conta
   return state_dir + "/s/" + Sha256Hex(containerd_address + "/" + namespace_name + "/" + group);
 }
 
+std::string RuntimeRootFor(const std::string& runtime_root, const std::string& namespace_name) {
+  return runtime_root + "/" + namespace_name;
+}
+
 std::string WorkDirectoryFor(const std::string& state_dir, const std::string& namespace_name) {
   return state_dir + "/shim/" + namespace_name;
 }
 
-Result<std::string> ConfigPathFromOptions(const std::string& stdin_bytes) {
+Result<std::string> ConfigPathFromOptions(const std::string& stdin_bytes,
+                                          std::string* ignored_type) {
   if (stdin_bytes.empty()) return std::string();
   ::google::protobuf::Any any;
   // containerd 2.3 and later send BootstrapParams, whose fields 1 and 2
@@ -246,7 +259,10 @@ Result<std::string> ConfigPathFromOptions(const std::string& stdin_bytes) {
   } else if (!any.ParseFromString(stdin_bytes)) {
     return std::string();
   }
-  if (!EndsWith(any.type_url(), kOptionsTypeName)) return std::string();
+  if (!EndsWith(any.type_url(), kOptionsTypeName)) {
+    if (ignored_type != nullptr) *ignored_type = any.type_url();
+    return std::string();
+  }
   ::runtimeoptions::v1::Options options;
   if (!options.ParseFromString(any.value())) {
     return Status(Code::kInvalidArgument, "cannot decode runtimeoptions.v1.Options");
@@ -364,7 +380,8 @@ int RunDelete(sys::Kernel& kernel, const ShimFlags& flags,
   const std::string work_dir = WorkDirectoryFor(state_dir, flags.namespace_name);
   ReaperRuntimeClient runtime(
       kernel, logger,
-      {runtime_path.ok() ? *runtime_path : "", config.ok() ? config->runtime_root : "", work_dir,
+      {runtime_path.ok() ? *runtime_path : "",
+       config.ok() ? RuntimeRootFor(config->runtime_root, flags.namespace_name) : "", work_dir,
        runtime_environment, flags.debug});
 
   ::containerd::task::v2::DeleteResponse response =

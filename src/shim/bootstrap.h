@@ -20,8 +20,8 @@
 //    (shim_server.h). It must not keep the pipe of fds 1 and 2, because
 //    containerd waits until every holder of that pipe has closed it.
 // 5. Writes <bundle>/address and prints the same address, "unix://<path>"
-//    without a newline. containerd 1.6 dials it as is; 1.7 and 2.0-2.2 take
-//    text that is not JSON as a ttrpc address of task API v2; 2.3 first
+//    without a newline. containerd 1.6 dials it as is. 1.7 and 2.0-2.2 take
+//    text that is not JSON as a ttrpc address of task API v2. 2.3 first
 //    tries to decode a BootstrapResult, which such an address is not, and
 //    then falls back to the 2.0 rules. So every version talks to the
 //    service containerd.task.v2.Task.
@@ -64,10 +64,18 @@ std::string SocketPathFor(const std::string& state_dir, const std::string& conta
 // <state_dir>/shim/<namespace>; task `id` uses <that>/<id>.
 std::string WorkDirectoryFor(const std::string& state_dir, const std::string& namespace_name);
 
+// The --root of reaper-runtime for the tasks of one containerd namespace:
+// <runtime_root>/<namespace>, so that the same container id in two
+// namespaces does not collide.
+std::string RuntimeRootFor(const std::string& runtime_root, const std::string& namespace_name);
+
 // Returns runtimeoptions.v1.Options.config_path from what containerd wrote
-// to stdin: empty when stdin is empty or contains another message. Fails
-// with InvalidArgument when an Options message does not decode.
-Result<std::string> ConfigPathFromOptions(const std::string& stdin_bytes);
+// to stdin: empty when stdin is empty or contains another message. Options
+// of another type (runc's, copied with its runtime table) are ignored, and
+// their type URL goes to `*ignored_type` when that is given. Fails with
+// InvalidArgument when an Options message does not decode.
+Result<std::string> ConfigPathFromOptions(const std::string& stdin_bytes,
+                                          std::string* ignored_type = nullptr);
 
 // Runs the start action. Returns the exit status of `start`; the forked
 // server never returns from here, it exits.

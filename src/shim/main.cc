@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "shim/bootstrap.h"
 #include "shim/flags.h"
 #include "sys/linux_kernel.h"
@@ -15,6 +17,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> arguments(argv + 1, argv + argc);
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) environment.push_back(*entry);
+
+  // containerd reads the stdout and stderr of start through one pipe and
+  // dials what they contain, so protobuf must never print its own
+  // diagnostics there (it logs to stderr, for example for a string field
+  // that is not UTF-8). Errors travel as Status values instead.
+  google::protobuf::SetLogHandler(nullptr);
 
   auto write = [&kernel](int fd, const std::string& text) {
     (void)kernel.Write(fd, text.data(), text.size());

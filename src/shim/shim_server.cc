@@ -59,7 +59,8 @@ int RunServer(sys::Kernel& kernel, Logger& logger, const ServerSetup& setup) {
   const std::string work_dir = WorkDirectoryFor(setup.config.state_dir, setup.flags.namespace_name);
   ReaperRuntimeClient runtime(
       kernel, logger,
-      {runtime_path.ok() ? *runtime_path : "", setup.config.runtime_root, work_dir,
+      {runtime_path.ok() ? *runtime_path : "",
+       RuntimeRootFor(setup.config.runtime_root, setup.flags.namespace_name), work_dir,
        setup.environment, logger.level() == LogLevel::kDebug});
   LoopOutputDrain drain(kernel, loop, logger);
   TaskService service(kernel, logger, runtime, publisher, reaper, drain, {work_dir});

@@ -3,11 +3,13 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <set>
 #include <utility>
 
 #include "common/files.h"
 #include "common/ids.h"
 #include "containerd/events/task.pb.h"
+#include "shim/descendants.h"
 
 namespace reaper::shim {
 namespace {
@@ -16,6 +18,7 @@ namespace events = ::containerd::events;
 namespace types = ::containerd::v1::types;
 
 constexpr int kMaxSignal = 64;
+constexpr int kLeftoverKillRounds = 2;
 
 void SetTimestamp(const sys::Timespec& time, ::google::protobuf::Timestamp* timestamp) {
   timestamp->set_seconds(time.seconds);
@@ -517,7 +520,29 @@ Result<task::DeleteResponse> TaskService::DeleteInit(Container& container) {
     logger_.Warning("remove the task's work directory failed",
                     {{"id", id}, {"error", removed.message()}});
   }
+  if (containers_.empty()) KillLeftoverDescendants(id);
   return response;
+}
+
+void TaskService::KillLeftoverDescendants(const std::string& last_id) {
+  // Parents are signalled before their children, and a second round catches
+  // a process that forked while the first one ran. The exits are reaped by
+  // the ExitReaper like those of any other child.
+  std::set<pid_t> killed;
+  for (int round = 0; round < kLeftoverKillRounds; ++round) {
+    Result<std::vector<pid_t>> descendants = DescendantsOf(kernel_, kernel_.GetPid());
+    if (!descendants.ok()) {
+      logger_.Warning("list the processes left below the shim failed",
+                      {{"id", last_id}, {"error", descendants.status().message()}});
+      return;
+    }
+    for (pid_t pid : *descendants) {
+      if (!killed.insert(pid).second) continue;
+      logger_.Info("killing a process left by the pod's deleted tasks",
+                   {{"id", last_id}, {"pid", std::to_string(pid)}});
+      (void)kernel_.Kill(pid, SIGKILL);
+    }
+  }
 }
 
 void TaskService::KillUnstarted(Container& container) {

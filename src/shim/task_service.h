@@ -20,7 +20,8 @@
 //
 // Signals go to the process group each workload and exec process leads, so
 // a stop reaches the workload's children at once. Deleting a task kills what
-// is left in the process groups of its processes.
+// is left in the process groups of its processes, and deleting the last task
+// kills every process still below the shim (see descendants.h).
 //
 // Replies that differ from a plain "ok or error", matching containerd's runc
 // shim where containerd depends on them:
@@ -125,6 +126,9 @@ class TaskService {
   // Kills a created init that was never started, and waits for its exit.
   void KillUnstarted(Container& container);
   Result<task::DeleteResponse> DeleteInit(Container& container);
+  // Kills every process still below the shim once the last task is deleted:
+  // the shim serves one pod, so they are left over from its workloads.
+  void KillLeftoverDescendants(const std::string& last_id);
 
   sys::Kernel& kernel_;
   Logger& logger_;

@@ -41,9 +41,11 @@ TEST(RuntimeOptionsTest, OtherMessageHasNoConfigPath) {
   ::google::protobuf::Any any;
   any.set_type_url("containerd.runc.v1.Options");
   any.set_value("\x0a\x03" "abc");
-  Result<std::string> path = ConfigPathFromOptions(any.SerializeAsString());
+  std::string ignored_type;
+  Result<std::string> path = ConfigPathFromOptions(any.SerializeAsString(), &ignored_type);
   ASSERT_TRUE(path.ok());
   EXPECT_EQ(*path, "");
+  EXPECT_EQ(ignored_type, "containerd.runc.v1.Options");
 }
 
 TEST(RuntimeOptionsTest, AcceptsPrefixedTypeUrl) {
@@ -108,6 +110,22 @@ TEST(RuntimeOptionsTest, RuncOptionsInBootstrapParamsIgnored) {
   EXPECT_EQ(*path, "");
 }
 
+TEST(RuntimeOptionsTest, ReadsLongConfigPathOfLegacyAny) {
+  // From 128 bytes on, the length prefix inside the Any's value is not
+  // UTF-8, which must not matter to the BootstrapParams attempt.
+  const std::string long_path = "/etc/reaper/" + std::string(200, 'c') + ".conf";
+  ::runtimeoptions::v1::Options options;
+  options.set_config_path(long_path);
+  ::google::protobuf::Any any;
+  any.set_type_url("runtimeoptions.v1.Options");
+  any.set_value(options.SerializeAsString());
+
+  Result<std::string> path = ConfigPathFromOptions(any.SerializeAsString());
+
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  EXPECT_EQ(*path, long_path);
+}
+
 TEST(RuntimeOptionsTest, GarbageStdinHasNoConfigPath) {
   Result<std::string> path = ConfigPathFromOptions("not a protobuf message\xff");
   ASSERT_TRUE(path.ok()) << path.status().ToString();
@@ -123,6 +141,12 @@ TEST(StartAnswerTest, AddressIsNotABootstrapResult) {
   EXPECT_FALSE(result.ParseFromString(answer));
   EXPECT_EQ(answer.find('\n'), std::string::npos);
   EXPECT_NE(answer[0], '{');
+}
+
+TEST(ShimPathsTest, RuntimeRootIsPerNamespace) {
+  EXPECT_EQ(RuntimeRootFor("/run/reaper/runtime", "k8s.io"), "/run/reaper/runtime/k8s.io");
+  EXPECT_NE(RuntimeRootFor("/run/reaper/runtime", "default"),
+            RuntimeRootFor("/run/reaper/runtime", "k8s.io"));
 }
 
 TEST(ShimPathsTest, WorkDirectoryIsPerNamespace) {

@@ -527,6 +527,26 @@ TEST_F(TaskServiceTest, KillAllOfExitedInitReachesLeftoverChildren) {
   EXPECT_FALSE(kernel_.ProcessExists(child));
 }
 
+TEST_F(TaskServiceTest, LastDeleteKillsEscapedDescendants) {
+  // A daemon that left the workload's session is out of reach of group
+  // signals; deleting the pod's last task still ends it.
+  StartSandbox("sb");
+  pid_t pid = TaskIn("c1", ProcessState::kRunning);
+  pid_t daemon = ForkChildOf(pid);
+  kernel_.RunAsChild(daemon, [&] { ASSERT_TRUE(kernel_.SetSid().ok()); });
+  ExitWorkload(pid, 0);
+  ASSERT_TRUE(Delete("c1").ok());
+  reaper_.OnReadable();
+  EXPECT_EQ(kernel_.Process(daemon).state, fakes::FakeKernel::ProcessState::kRunning);
+
+  ASSERT_TRUE(Kill("sb", SIGKILL).ok());
+  ASSERT_TRUE(Delete("sb").ok());
+  reaper_.OnReadable();
+
+  EXPECT_FALSE(kernel_.ProcessExists(daemon));
+  EXPECT_TRUE(kernel_.ProcessExists(kernel_.current()));
+}
+
 TEST_F(TaskServiceTest, DeleteKillsLeftoverChildren) {
   pid_t pid = TaskIn("t1", ProcessState::kRunning);
   pid_t child = ForkChildOf(pid);
