@@ -109,10 +109,12 @@ deps:
 check-syscalls:
 	scripts/check-no-raw-syscalls.sh
 
-# The scripts' own tests and those of the kind mode's kubectl driver (on
-# fake kubectl, docker and kind programs): rootless, in temporary
-# directories. /usr/bin/python3 is the interpreter the end-to-end tests use.
+# shellcheck on every shell script, the scripts' own tests and those of the
+# kind mode's kubectl driver (on fake kubectl, docker and kind programs):
+# rootless, in temporary directories. /usr/bin/python3 is the interpreter
+# the end-to-end tests use.
 script-test:
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/scripts/*.sh .ci/run
 	tests/scripts/configure_containerd_test.sh
 	/usr/bin/python3 tests/e2e/kubectl_driver_test.py
 	/usr/bin/python3 tests/e2e/kind_mode_test.py

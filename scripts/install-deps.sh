@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # configure-containerd.sh also checks that `containerd config dump` changes
 # nothing.
 BUILD_PACKAGES=(g++ make protobuf-compiler libprotobuf-dev libgtest-dev libgmock-dev
-  python3 python3-grpcio python3-protobuf strace)
+  python3 python3-grpcio python3-protobuf strace shellcheck)
 # util-linux and mount provide unshare, mount and umount. The CRI cases of
 # tests/e2e run on /usr/bin/python3 with Debian's gRPC and protobuf modules,
 # compile their messages with protoc and the pause image with g++.
