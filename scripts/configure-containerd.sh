@@ -753,6 +753,11 @@ edit_file() {
     fi
   fi
 
+  # A file written with CRLF line ends gets its new lines with CRLF too.
+  if [[ $(head -n 1 -- "$file") == *$'\r' ]]; then
+    sed -i 's/$/\r/' "$text"
+  fi
+
   awk -v removed="${removed[*]}" -v insert_before="$insert_before" -v text="$text" '
     BEGIN {
       count = split(removed, ranges, " ")

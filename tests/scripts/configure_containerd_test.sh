@@ -944,6 +944,39 @@ EOF
   pass multiline-values
 }
 
+# A file with CRLF line ends keeps them: the added lines get CRLF too, and a
+# second run changes nothing.
+test_crlf_line_ends() {
+  new_case crlf
+  local config=$case_dir/config.toml
+  write_v2_fixture "$config"
+  sed -i 's/$/\r/' "$config"
+  run_script --config "$config"
+  if ((status != 0)); then
+    fail crlf "exit status $status: $(cat "$case_dir/err")"
+    return
+  fi
+  local bare
+  bare=$(grep -c -v $'\r$' "$config" || true)
+  if ((bare != 0)); then
+    fail crlf "$bare lines end without CR in a CRLF file"
+    return
+  fi
+  if ! grep -qF "$V2_HEADER"$'\r' "$config"; then
+    fail crlf "the reaper-v2 table is missing"
+    return
+  fi
+  cp -- "$config" "$case_dir/first"
+  run_script --config "$config"
+  if ((status != 0)); then
+    fail crlf "second run: exit status $status: $(cat "$case_dir/err")"
+  elif ! cmp -s "$case_dir/first" "$config"; then
+    fail crlf "the second run changed the file"
+  else
+    pass crlf
+  fi
+}
+
 test_symlink_followed() {
   new_case symlink
   mkdir -p "$case_dir/real"
@@ -1086,6 +1119,7 @@ main() {
   test_inline_table_rejected
   test_two_holders_rejected
   test_multiline_values
+  test_crlf_line_ends
   test_symlink_followed
   test_restart
   test_bad_options
