@@ -16,7 +16,6 @@ namespace {
 using json::Value;
 
 constexpr size_t kMaxStateBytes = 1 << 20;
-constexpr size_t kMaxProcStatBytes = 4096;
 
 Status InvalidState(const std::string& problem) {
   return Status(Code::kInternal, "invalid state.json: " + problem);
@@ -53,40 +52,6 @@ const char* StatusName(ContainerStatus status) {
     case ContainerStatus::kStopped: return "stopped";
   }
   return "unknown";
-}
-
-Result<ProcessStat> ParseProcessStat(const std::string& text) {
-  // "pid (comm) state ppid ..." where comm may contain ") ", so the fields
-  // start after the last ')'.
-  size_t close = text.rfind(')');
-  if (close == std::string::npos || close + 2 >= text.size()) {
-    return Status(Code::kInvalidArgument, "malformed /proc stat line");
-  }
-  ProcessStat stat;
-  stat.state = text[close + 2];
-
-  // The state is field 3; the start time is field 22, 19 fields later.
-  size_t position = close + 2;
-  for (int field = 3; field < 22; ++field) {
-    position = text.find(' ', position);
-    if (position == std::string::npos) {
-      return Status(Code::kInvalidArgument, "malformed /proc stat line: too few fields");
-    }
-    ++position;
-  }
-  char* end = nullptr;
-  stat.start_time = std::strtoull(text.c_str() + position, &end, 10);
-  if (end == text.c_str() + position) {
-    return Status(Code::kInvalidArgument, "malformed /proc stat line: no start time");
-  }
-  return stat;
-}
-
-Result<ProcessStat> ReadProcessStat(sys::Kernel& kernel, pid_t pid) {
-  Result<std::string> text =
-      ReadFile(kernel, "/proc/" + std::to_string(pid) + "/stat", kMaxProcStatBytes);
-  if (!text.ok()) return text.status();
-  return ParseProcessStat(*text);
 }
 
 std::string EncodeState(const ContainerState& state) {

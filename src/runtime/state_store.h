@@ -22,6 +22,7 @@
 #include <map>
 #include <string>
 
+#include "common/proc_stat.h"
 #include "common/status.h"
 #include "sys/kernel.h"
 
@@ -45,18 +46,6 @@ struct ContainerState {
   std::map<std::string, std::string> annotations;
 };
 
-// The fields of /proc/<pid>/stat that Reaper reads.
-struct ProcessStat {
-  char state = '?';  // R, S, D, Z, T...
-  uint64_t start_time = 0;
-};
-
-// Reads /proc/<pid>/stat. NotFound when the process does not exist.
-Result<ProcessStat> ReadProcessStat(sys::Kernel& kernel, pid_t pid);
-
-// Parses the content of /proc/<pid>/stat; the command name in parentheses
-// may contain spaces and parentheses.
-Result<ProcessStat> ParseProcessStat(const std::string& text);
 
 class StateStore {
  public:

@@ -4,13 +4,10 @@
 #include <map>
 #include <set>
 
-#include "common/files.h"
+#include "common/proc_stat.h"
 
 namespace reaper::shim {
 namespace {
-
-// /proc/<pid>/stat is one line of a few hundred bytes.
-constexpr size_t kMaxStatBytes = 4096;
 
 bool IsPid(const std::string& name) {
   if (name.empty()) return false;
@@ -22,24 +19,6 @@ bool IsPid(const std::string& name) {
 
 }  // namespace
 
-Result<pid_t> ParseParentPid(const std::string& stat) {
-  const size_t name_end = stat.rfind(')');
-  if (name_end == std::string::npos || name_end + 2 >= stat.size()) {
-    return Status(Code::kInvalidArgument, "invalid /proc stat line: no command name");
-  }
-  // After ") " come the state (field 3) and the parent pid (field 4).
-  const size_t parent_start = stat.find(' ', name_end + 2);
-  if (parent_start == std::string::npos) {
-    return Status(Code::kInvalidArgument, "invalid /proc stat line: no parent pid");
-  }
-  char* end = nullptr;
-  const long parent = std::strtol(stat.c_str() + parent_start + 1, &end, 10);
-  if (end == stat.c_str() + parent_start + 1 || parent < 0) {
-    return Status(Code::kInvalidArgument, "invalid /proc stat line: parent pid is not a number");
-  }
-  return static_cast<pid_t>(parent);
-}
-
 Result<std::vector<pid_t>> DescendantsOf(sys::Kernel& kernel, pid_t ancestor) {
   Result<std::vector<std::string>> names = kernel.ListDirectory("/proc");
   if (!names.ok()) return names.status().Annotate("list /proc");
@@ -47,11 +26,10 @@ Result<std::vector<pid_t>> DescendantsOf(sys::Kernel& kernel, pid_t ancestor) {
   std::multimap<pid_t, pid_t> children_by_parent;
   for (const std::string& name : *names) {
     if (!IsPid(name)) continue;
-    Result<std::string> stat = ReadFile(kernel, "/proc/" + name + "/stat", kMaxStatBytes);
+    const pid_t pid = static_cast<pid_t>(std::atol(name.c_str()));
+    Result<ProcessStat> stat = ReadProcessStat(kernel, pid);
     if (!stat.ok()) continue;  // exited meanwhile
-    Result<pid_t> parent = ParseParentPid(*stat);
-    if (!parent.ok()) continue;
-    children_by_parent.emplace(*parent, static_cast<pid_t>(std::atol(name.c_str())));
+    children_by_parent.emplace(stat->parent_pid, pid);
   }
 
   // Breadth first from the ancestor, so parents come before their children.

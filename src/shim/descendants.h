@@ -20,10 +20,6 @@
 
 namespace reaper::shim {
 
-// Parses the parent pid, field 4 of /proc/<pid>/stat. The command name in
-// field 2 is in parentheses and may contain spaces and parentheses itself.
-Result<pid_t> ParseParentPid(const std::string& stat);
-
 // Returns every descendant of `ancestor`, parents before their children.
 // Processes that exit while /proc is read are skipped.
 Result<std::vector<pid_t>> DescendantsOf(sys::Kernel& kernel, pid_t ancestor);

@@ -18,7 +18,7 @@
 //   closed its own end.
 // Each output FIFO is shrunk to one page (F_SETPIPE_SZ), so that OutputDrain
 // can tell when the client has read it empty. A FIFO that cannot be shrunk
-// is not drained. NOTE: a workload whose output nobody reads therefore
+// is not drained. NOTE: a workload whose output no client reads therefore
 // blocks after 4 KiB instead of 64 KiB, as on any full pipe.
 // An empty path is /dev/null. "file://<path>" appends to a regular file.
 // Terminals and "binary://" logging drivers are not supported.

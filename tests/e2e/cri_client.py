@@ -91,7 +91,7 @@ class CriClient:
             raise CriError(method, error.code(), error.details()) from None
 
     def wait_ready(self, timeout):
-        """Wait until the endpoint answers Version; raise CriError if it does not."""
+        """Wait until the endpoint responds to Version; raise CriError if it does not."""
         try:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:

@@ -11,29 +11,6 @@
 namespace reaper::shim {
 namespace {
 
-TEST(ParseParentPidTest, ReadsFieldFour) {
-  Result<pid_t> parent = ParseParentPid("1234 (sleep) S 77 1234 1234 0 -1 4194560 0");
-  ASSERT_TRUE(parent.ok()) << parent.status().ToString();
-  EXPECT_EQ(*parent, 77);
-}
-
-TEST(ParseParentPidTest, CommandNameWithSpacesAndParentheses) {
-  Result<pid_t> parent = ParseParentPid("42 (my (odd) name) R 9 42 42 0 -1");
-  ASSERT_TRUE(parent.ok()) << parent.status().ToString();
-  EXPECT_EQ(*parent, 9);
-}
-
-TEST(ParseParentPidTest, RejectsMalformedLines) {
-  for (const std::string& line : {std::string(""), std::string("12 sleep S 1"),
-                                  std::string("12 (sleep)"), std::string("12 (sleep) S"),
-                                  std::string("12 (sleep) S x")}) {
-    SCOPED_TRACE(line);
-    Result<pid_t> parent = ParseParentPid(line);
-    ASSERT_FALSE(parent.ok());
-    EXPECT_EQ(parent.status().code(), Code::kInvalidArgument);
-  }
-}
-
 class DescendantsTest : public ::testing::Test {
  protected:
   pid_t ForkOf(pid_t parent) {

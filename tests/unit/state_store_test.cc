@@ -23,28 +23,6 @@ ContainerState SampleState() {
   return state;
 }
 
-TEST(StateStoreTest, ParsesProcStat) {
-  Result<ProcessStat> stat = ParseProcessStat(
-      "4242 (sh) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 "
-      "18446744073709551615\n");
-  ASSERT_TRUE(stat.ok()) << stat.status().ToString();
-  EXPECT_EQ(stat->state, 'S');
-  EXPECT_EQ(stat->start_time, 987654u);
-}
-
-TEST(StateStoreTest, ParsesProcStatWithParenthesesInName) {
-  Result<ProcessStat> stat = ParseProcessStat(
-      "7 (a) b (c) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n");
-  ASSERT_TRUE(stat.ok()) << stat.status().ToString();
-  EXPECT_EQ(stat->state, 'Z');
-  EXPECT_EQ(stat->start_time, 55u);
-}
-
-TEST(StateStoreTest, RejectsShortProcStat) {
-  EXPECT_FALSE(ParseProcessStat("7 (a) S 1 2 3").ok());
-  EXPECT_FALSE(ParseProcessStat("garbage").ok());
-}
-
 TEST(StateStoreTest, FormatsRfc3339InUtc) {
   EXPECT_EQ(FormatRfc3339({0, 0}), "1970-01-01T00:00:00.000000000Z");
   EXPECT_EQ(FormatRfc3339({1700000000, 123456789}), "2023-11-14T22:13:20.123456789Z");
